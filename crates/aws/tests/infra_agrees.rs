@@ -1,0 +1,97 @@
+//! Proves that what local bootstrap creates on the emulator is what `infra/template.yaml` deploys:
+//! the table, its indexes, TTL, the queue and its redrive to the dead-letter queue. Needs the
+//! emulator at `AWS_ENDPOINT_URL` (default `http://127.0.0.1:4566`).
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use audit_aws::infra::{self, Created, InfraSpec, ResourceNames};
+use aws_config::{BehaviorVersion, Region};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+async fn clients() -> (aws_sdk_dynamodb::Client, aws_sdk_sqs::Client) {
+    let endpoint =
+        std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "http://127.0.0.1:4566".to_owned());
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "static",
+        ))
+        .load()
+        .await;
+    (
+        aws_sdk_dynamodb::Client::new(&config),
+        aws_sdk_sqs::Client::new(&config),
+    )
+}
+
+/// Names no other test run uses, so that tests run in parallel against one emulator.
+fn unique_names(test: &str) -> ResourceNames {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_nanos();
+    let base = format!("{test}-{nanos}-{}", std::process::id());
+    ResourceNames {
+        table: format!("{base}-events"),
+        queue: format!("{base}-queue"),
+        dead_letter_queue: format!("{base}-dlq"),
+    }
+}
+
+async fn remove(dynamo: &aws_sdk_dynamodb::Client, sqs: &aws_sdk_sqs::Client, created: &Created) {
+    // Best effort: the emulator is shared, but a leftover only costs memory.
+    let _ = dynamo.delete_table().table_name(&created.table).send().await;
+    for url in [&created.queue_url, &created.dead_letter_queue_url] {
+        let _ = sqs.delete_queue().queue_url(url).send().await;
+    }
+}
+
+#[tokio::test]
+async fn bootstrap_creates_what_the_template_defines() -> TestResult {
+    let (dynamo, sqs) = clients().await;
+    let spec = InfraSpec::from_template(infra::TEMPLATE)?;
+    let names = unique_names("infra-agrees");
+
+    let created = infra::ensure(&dynamo, &sqs, &spec, &names, None).await?;
+    let live = infra::describe(&dynamo, &sqs, &created).await?;
+
+    assert_eq!(live.normalized(), spec.clone().normalized());
+    remove(&dynamo, &sqs, &created).await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn bootstrap_twice_reuses_the_resources() -> TestResult {
+    let (dynamo, sqs) = clients().await;
+    let spec = InfraSpec::from_template(infra::TEMPLATE)?;
+    let names = unique_names("infra-twice");
+
+    let first = infra::ensure(&dynamo, &sqs, &spec, &names, None).await?;
+    let second = infra::ensure(&dynamo, &sqs, &spec, &names, None).await?;
+    assert_eq!(first, second);
+    // A different override must not fail on the existing queue either.
+    let third = infra::ensure(&dynamo, &sqs, &spec, &names, Some(2)).await?;
+    assert_eq!(first, third);
+    let live = infra::describe(&dynamo, &sqs, &first).await?;
+    assert_eq!(live.normalized(), spec.normalized());
+    remove(&dynamo, &sqs, &first).await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn visibility_override_changes_only_the_queue_visibility() -> TestResult {
+    let (dynamo, sqs) = clients().await;
+    let spec = InfraSpec::from_template(infra::TEMPLATE)?;
+    let names = unique_names("infra-override");
+
+    let created = infra::ensure(&dynamo, &sqs, &spec, &names, Some(1)).await?;
+    let live = infra::describe(&dynamo, &sqs, &created).await?;
+
+    let mut expected = spec.normalized();
+    expected.queue.visibility_timeout = 1;
+    assert_eq!(live.normalized(), expected);
+    remove(&dynamo, &sqs, &created).await;
+    Ok(())
+}
