@@ -1,2 +1,13 @@
-//! placeholder
+//! The AWS side of the audit log: DynamoDB and SQS adapters for the domain's ports, the typed
+//! config, and the resource bootstrap that reads `infra/template.yaml`.
+
+pub mod config;
+mod error;
+pub mod index;
 pub mod infra;
+pub mod queue;
+pub mod store;
+
+pub use config::{sdk_config, Config, Secret};
+pub use queue::SqsQueue;
+pub use store::DynamoStore;

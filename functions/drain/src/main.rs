@@ -1,1 +1,26 @@
-fn main() {}
+//! The drain Lambda: builds its DynamoDB client once, then handles SQS batches.
+
+use std::time::Duration;
+
+use audit_aws::{sdk_config, Config, DynamoStore};
+use audit_drain::{deadline_from_epoch_ms, Drain};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+
+/// Time kept back from the invocation deadline to answer with the failed message ids.
+const ANSWER_MARGIN: Duration = Duration::from_millis(1500);
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    audit_api::init_tracing();
+    let config = Config::from_env()?;
+    let store = DynamoStore::from_sdk(&sdk_config().await, &config.table);
+    let drain = Drain::new(store, config.shards);
+    let drain = &drain;
+    run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        let deadline = deadline_from_epoch_ms(event.context.deadline, ANSWER_MARGIN, Duration::from_secs(25));
+        let (response, _) = drain.handle(event.payload, deadline).await;
+        Ok::<SqsBatchResponse, Error>(response)
+    }))
+    .await
+}

@@ -1,0 +1,122 @@
+//! The typed configuration, read from the environment once at start-up. Every field has a default
+//! that works against the local emulator, so `make dev` needs no settings at all.
+
+use audit_domain::Tenant;
+
+/// A secret that cannot be printed by accident: `Debug` shows only that it is there.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The only way to read the value; grep for it to audit every use.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// What every function and the local runner need to know about their surroundings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `AUDIT_TABLE`: the DynamoDB table of events and the name catalogue.
+    pub table: String,
+    /// `AUDIT_QUEUE_URL`: the SQS queue the write function enqueues to and the drain consumes.
+    pub queue_url: String,
+    /// `AUDIT_SHARDS`: how many `by_time` partitions per tenant. Writers and readers must agree, so
+    /// it is a deploy parameter, never changed on a live table without a migration.
+    pub shards: u32,
+    /// `AUDIT_RETENTION_DAYS`: after how many days DynamoDB's TTL may delete an event; 0 keeps it.
+    pub retention_days: u32,
+    /// `AUDIT_CURSOR_KEY`: the HMAC key that signs read cursors. The default is for local use only.
+    pub cursor_key: Secret,
+    /// The tenant every request acts for until API keys exist.
+    pub tenant: Tenant,
+}
+
+/// The cursor key used when none is configured; fine on a laptop, never in AWS.
+pub const DEV_CURSOR_KEY: &str = "local-development-cursor-key-not-for-production";
+
+/// A setting that is present but unreadable. Start-up stops rather than guessing.
+#[derive(Debug, thiserror::Error)]
+#[error("environment variable {name} has an invalid value: {reason}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub reason: String,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let text = |name: &str, default: &str| lookup(name).filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_owned());
+        let number = |name: &'static str, default: u32, min: u32| -> Result<u32, ConfigError> {
+            match lookup(name).filter(|v| !v.is_empty()) {
+                None => Ok(default),
+                Some(v) => match v.parse::<u32>() {
+                    Ok(n) if n >= min => Ok(n),
+                    _ => Err(ConfigError { name, reason: format!("expected an integer >= {min}, got {v:?}") }),
+                },
+            }
+        };
+        Ok(Self {
+            table: text("AUDIT_TABLE", "audit-log-events"),
+            queue_url: text("AUDIT_QUEUE_URL", "http://127.0.0.1:4566/123456789012/audit-log-events"),
+            shards: number("AUDIT_SHARDS", 8, 1)?,
+            retention_days: number("AUDIT_RETENTION_DAYS", 0, 0)?,
+            cursor_key: Secret::new(text("AUDIT_CURSOR_KEY", DEV_CURSOR_KEY)),
+            tenant: Tenant::default(),
+        })
+    }
+}
+
+/// The AWS SDK configuration. Credentials, region and `AWS_ENDPOINT_URL` come from the standard
+/// environment, so the same code reaches the emulator locally and AWS when deployed.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_serve_the_local_emulator() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.table, "audit-log-events");
+        assert_eq!(c.shards, 8);
+        assert_eq!(c.retention_days, 0);
+        assert_eq!(c.cursor_key.expose(), DEV_CURSOR_KEY);
+    }
+
+    #[test]
+    fn invalid_numbers_stop_start_up() {
+        assert_eq!(config(&[("AUDIT_SHARDS", "0")]).unwrap_err().name, "AUDIT_SHARDS");
+        assert_eq!(config(&[("AUDIT_RETENTION_DAYS", "-1")]).unwrap_err().name, "AUDIT_RETENTION_DAYS");
+        assert_eq!(config(&[("AUDIT_SHARDS", "16")]).unwrap().shards, 16);
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let c = config(&[("AUDIT_CURSOR_KEY", "hunter2")]).unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,181 @@
+//! Drain behaviour against an in-memory store whose faults the tests choose. The same behaviours
+//! are proven against the emulator in `crates/local/tests`.
+
+use super::*;
+use audit_domain::ports::StoreError;
+use audit_domain::{time, EventId, NewEvent, Tenant};
+use aws_lambda_events::event::sqs::SqsMessage;
+use serde_json::json;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Keeps items by key; `refuse` names a key whose every write is rejected, `leave` how many
+/// calls leave their last item unprocessed, `throttle` how many calls fail as throttled.
+#[derive(Default)]
+struct MemoryStore {
+    items: Mutex<HashMap<(String, String), Record>>,
+    calls: AtomicUsize,
+    refuse: Option<String>,
+    leave: AtomicUsize,
+    throttle: AtomicUsize,
+    max_seen: AtomicUsize,
+}
+
+impl EventStore for MemoryStore {
+    async fn write(&self, records: Vec<Record>) -> Result<Vec<Record>, StoreError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.max_seen.fetch_max(records.len(), Ordering::SeqCst);
+        let keys: HashSet<_> = records.iter().map(|r| r.key()).collect();
+        assert_eq!(keys.len(), records.len(), "duplicate keys in one call");
+        if self.throttle.load(Ordering::SeqCst) > 0 {
+            self.throttle.fetch_sub(1, Ordering::SeqCst);
+            return Err(StoreError::Unavailable { message: "throttled".into(), source: None });
+        }
+        if let Some(bad) = &self.refuse {
+            if records.iter().any(|r| r.key().0 == bad) {
+                return Err(StoreError::Rejected { message: "item too large".into(), source: None });
+            }
+        }
+        let mut records = records;
+        let left = if self.leave.load(Ordering::SeqCst) > 0 && records.len() > 1 {
+            self.leave.fetch_sub(1, Ordering::SeqCst);
+            vec![records.pop().unwrap()]
+        } else {
+            Vec::new()
+        };
+        let mut items = self.items.lock().unwrap();
+        for r in records {
+            let (pk, sk) = r.key();
+            items.insert((pk.to_owned(), sk.to_owned()), r);
+        }
+        Ok(left)
+    }
+}
+
+fn event(name: &str) -> audit_domain::Event {
+    let now = time::now();
+    NewEvent::from_json(&json!({"event_name": name, "description": "d"}), now)
+        .unwrap()
+        .stamp(EventId::generate(), Tenant::default(), now, 0)
+}
+
+fn message(id: &str, body: &str) -> SqsMessage {
+    let mut m = SqsMessage::default();
+    m.message_id = Some(id.to_owned());
+    m.body = Some(body.to_owned());
+    m
+}
+
+fn sqs_event(messages: Vec<SqsMessage>) -> SqsEvent {
+    let mut e = SqsEvent::default();
+    e.records = messages;
+    e
+}
+
+fn soon() -> Instant {
+    Instant::now() + Duration::from_secs(5)
+}
+
+fn fast() -> RetryPolicy {
+    RetryPolicy { base: Duration::from_millis(1), cap: Duration::from_millis(5) }
+}
+
+fn failed_ids(response: &SqsBatchResponse) -> Vec<String> {
+    response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect()
+}
+
+fn event_count(store: &MemoryStore) -> usize {
+    store.items.lock().unwrap().values().filter(|r| matches!(r, Record::Event(_))).count()
+}
+
+#[tokio::test]
+async fn only_the_undecodable_message_fails() {
+    let drain = Drain::new(MemoryStore::default(), 8);
+    let mut messages: Vec<SqsMessage> =
+        (0..9).map(|i| message(&format!("m{i}"), &envelope::pack(&[event("a")], 1 << 18)[0])).collect();
+    messages.insert(4, message("poison", "{not json"));
+    let (response, report) = drain.handle(sqs_event(messages), soon()).await;
+    assert_eq!(failed_ids(&response), vec!["poison"]);
+    assert_eq!(event_count(&drain.store), 9);
+    assert_eq!(report.undecodable, 1);
+}
+
+#[tokio::test]
+async fn a_redelivered_message_in_the_same_batch_is_written_once() {
+    let drain = Drain::new(MemoryStore::default(), 8);
+    let body = envelope::pack(&[event("a"), event("b")], 1 << 18).remove(0);
+    let (response, _) = drain.handle(sqs_event(vec![message("1", &body), message("2", &body)]), soon()).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(event_count(&drain.store), 2);
+}
+
+#[tokio::test]
+async fn chunks_hold_at_most_25_items() {
+    let drain = Drain::new(MemoryStore::default(), 8);
+    let events: Vec<_> = (0..100).map(|i| event(&format!("n{}", i % 3))).collect();
+    let body = envelope::pack(&events, 1 << 18).remove(0);
+    let (response, report) = drain.handle(sqs_event(vec![message("1", &body)]), soon()).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(drain.store.max_seen.load(Ordering::SeqCst), 25);
+    // 100 events and 3 catalogue names.
+    assert_eq!(report.items_written, 103);
+}
+
+#[tokio::test]
+async fn catalogue_names_are_written_once_per_process() {
+    let drain = Drain::new(MemoryStore::default(), 8);
+    let body = |name: &str| envelope::pack(&[event(name)], 1 << 18).remove(0);
+    let (_, first) = drain.handle(sqs_event(vec![message("1", &body("Login"))]), soon()).await;
+    let (_, second) = drain.handle(sqs_event(vec![message("2", &body("login"))]), soon()).await;
+    assert_eq!(first.items_written, 2);
+    assert_eq!(second.items_written, 1);
+}
+
+#[tokio::test]
+async fn unprocessed_items_and_throttling_are_retried_until_written() {
+    let store = MemoryStore { leave: AtomicUsize::new(5), throttle: AtomicUsize::new(3), ..MemoryStore::default() };
+    let drain = Drain::new(store, 8).with_retry(fast());
+    let events: Vec<_> = (0..60).map(|_| event("x")).collect();
+    let body = envelope::pack(&events, 1 << 18).remove(0);
+    let (response, report) = drain.handle(sqs_event(vec![message("1", &body)]), soon()).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(event_count(&drain.store), 60);
+    // Every injected fault was hit, and each cost a retry rather than a lost event.
+    assert_eq!(drain.store.throttle.load(Ordering::SeqCst), 0);
+    assert_eq!(drain.store.leave.load(Ordering::SeqCst), 0);
+    assert!(report.retries >= 5, "{report:?}");
+}
+
+#[tokio::test]
+async fn an_item_the_store_refuses_fails_only_its_message() {
+    let bad = event("bad");
+    let refuse = Some(audit_domain::keys::event_pk(&bad.tenant, &bad.id));
+    let drain = Drain::new(MemoryStore { refuse, ..MemoryStore::default() }, 8).with_retry(fast());
+    let good: Vec<SqsMessage> =
+        (0..5).map(|i| message(&format!("g{i}"), &envelope::pack(&[event("ok")], 1 << 18)[0])).collect();
+    let mut messages = good;
+    messages.push(message("b", &envelope::pack(&[bad], 1 << 18)[0]));
+    let (response, _) = drain.handle(sqs_event(messages), soon()).await;
+    assert_eq!(failed_ids(&response), vec!["b"]);
+    assert_eq!(event_count(&drain.store), 5);
+}
+
+#[tokio::test]
+async fn a_store_that_stays_down_fails_the_batch_before_the_deadline() {
+    let store = MemoryStore { throttle: AtomicUsize::new(usize::MAX), ..MemoryStore::default() };
+    let drain = Drain::new(store, 8).with_retry(fast());
+    let body = envelope::pack(&[event("x")], 1 << 18).remove(0);
+    let deadline = Instant::now() + Duration::from_millis(200);
+    let (response, _) = drain.handle(sqs_event(vec![message("1", &body)]), deadline).await;
+    assert!(Instant::now() <= deadline + Duration::from_millis(50));
+    assert_eq!(failed_ids(&response), vec!["1"]);
+}
+
+#[test]
+fn deadline_keeps_a_margin() {
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    let d = deadline_from_epoch_ms(now_ms + 10_000, Duration::from_secs(2), Duration::from_secs(1));
+    let left = d - Instant::now();
+    assert!(left <= Duration::from_secs(8) && left > Duration::from_millis(7500), "{left:?}");
+    let fallback = deadline_from_epoch_ms(0, Duration::ZERO, Duration::from_secs(3)) - Instant::now();
+    assert!(fallback > Duration::from_millis(2900));
+}
