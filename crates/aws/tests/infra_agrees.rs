@@ -42,7 +42,11 @@ fn unique_names(test: &str) -> ResourceNames {
 
 async fn remove(dynamo: &aws_sdk_dynamodb::Client, sqs: &aws_sdk_sqs::Client, created: &Created) {
     // Best effort: the emulator is shared, but a leftover only costs memory.
-    let _ = dynamo.delete_table().table_name(&created.table).send().await;
+    let _ = dynamo
+        .delete_table()
+        .table_name(&created.table)
+        .send()
+        .await;
     for url in [&created.queue_url, &created.dead_letter_queue_url] {
         let _ = sqs.delete_queue().queue_url(url).send().await;
     }

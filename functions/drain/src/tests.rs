@@ -132,7 +132,7 @@ async fn catalogue_names_are_written_once_per_process() {
 
 #[tokio::test]
 async fn unprocessed_items_and_throttling_are_retried_until_written() {
-    let store = MemoryStore { leave: AtomicUsize::new(5), throttle: AtomicUsize::new(3), ..MemoryStore::default() };
+    let store = MemoryStore { leave: AtomicUsize::new(3), throttle: AtomicUsize::new(3), ..MemoryStore::default() };
     let drain = Drain::new(store, 8).with_retry(fast());
     let events: Vec<_> = (0..60).map(|_| event("x")).collect();
     let body = envelope::pack(&events, 1 << 18).remove(0);
