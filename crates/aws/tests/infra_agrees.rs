@@ -99,3 +99,27 @@ async fn visibility_override_changes_only_the_queue_visibility() -> TestResult {
     remove(&dynamo, &sqs, &created).await;
     Ok(())
 }
+
+#[tokio::test]
+async fn describe_notices_an_index_that_drifted_from_the_template() -> TestResult {
+    let (dynamo, sqs) = clients().await;
+    let spec = InfraSpec::from_template(infra::TEMPLATE)?;
+    let mut drifted = spec.clone();
+    let by_customer = drifted
+        .table
+        .indexes
+        .iter_mut()
+        .find(|index| index.name == "by_customer")
+        .expect("the template has by_customer");
+    by_customer.projection_type = "KEYS_ONLY".to_owned();
+    by_customer.non_key_attributes.clear();
+    let names = unique_names("infra-drift");
+
+    let created = infra::ensure(&dynamo, &sqs, &drifted, &names, None).await?;
+    let live = infra::describe(&dynamo, &sqs, &created).await?.normalized();
+
+    assert_eq!(live, drifted.normalized());
+    assert_ne!(live, spec.normalized());
+    remove(&dynamo, &sqs, &created).await;
+    Ok(())
+}

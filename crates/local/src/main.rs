@@ -1,1 +1,43 @@
-fn main() {}
+//! `audit-local`: runs the whole service on 127.0.0.1 against the emulator. Ctrl-C stops it.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use audit_aws::{sdk_config, Config};
+use audit_local::{start, Settings};
+
+/// The seed's port.
+const DEFAULT_LISTEN: &str = "127.0.0.1:3050";
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    audit_api::init_tracing();
+    let listen: SocketAddr = std::env::var("AUDIT_LISTEN")
+        .unwrap_or_else(|_| DEFAULT_LISTEN.to_owned())
+        .parse()
+        .context("AUDIT_LISTEN must be an address such as 127.0.0.1:3050")?;
+    // Failed messages come back after this many seconds locally (the template's 180 s is for AWS).
+    let visibility_timeout = std::env::var("AUDIT_LOCAL_VISIBILITY_TIMEOUT")
+        .ok()
+        .map(|v| v.parse::<u32>())
+        .transpose()
+        .context("AUDIT_LOCAL_VISIBILITY_TIMEOUT must be a number of seconds")?
+        .or(Some(5));
+    let config = Config::from_env()?;
+    let sdk = sdk_config().await;
+    let running = start(Settings { config, sdk, listen, visibility_timeout, poll_wait: Duration::from_secs(2) })
+        .await
+        .context("could not start; is the emulator running on AWS_ENDPOINT_URL? (`make dev` starts it)")?;
+    tracing::info!(
+        url = %format!("http://{}", running.addr),
+        table = %running.table,
+        queue = %running.queue_url,
+        "audit log listening"
+    );
+    eprintln!("audit log: http://{}  (Ctrl-C stops)", running.addr);
+    tokio::signal::ctrl_c().await?;
+    eprintln!("stopping");
+    running.stop().await;
+    Ok(())
+}

@@ -1,0 +1,56 @@
+# The audit log's commands. `make dev` runs the service on 127.0.0.1:3050; `make test` runs every test.
+# Both work on a fresh clone: they create the Python virtual environment and start the emulator.
+
+SHELL := /bin/bash
+VENV := .venv
+PYTHON ?= python3
+
+# The emulator needs credentials and a region to sign requests, but never checks them.
+export AWS_ACCESS_KEY_ID ?= test
+export AWS_SECRET_ACCESS_KEY ?= test
+export AWS_REGION ?= us-east-1
+export AWS_DEFAULT_REGION ?= $(AWS_REGION)
+export AWS_ENDPOINT_URL ?= http://127.0.0.1:4566
+# Local logs are for people; Lambda's are JSON for CloudWatch.
+export AUDIT_LOG_FORMAT ?= text
+export RUST_LOG ?= info
+
+.PHONY: help dev test watch emulator emulator-stop venv lint fmt validate package deploy clean-run
+
+help: ## List the targets.
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(VENV)/bin/moto_server: requirements/emulator.txt
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/emulator.txt
+	@touch $@
+
+venv: $(VENV)/bin/moto_server ## Create the virtual environment with the pinned emulator.
+
+emulator: venv ## Start moto on 127.0.0.1:4566 (unless an emulator already answers there).
+	@scripts/emulator.sh start
+
+emulator-stop: ## Stop the moto server that `make emulator` started.
+	@scripts/emulator.sh stop
+
+dev: venv ## Run the whole service on 127.0.0.1:3050 against the emulator (Ctrl-C stops everything).
+	cargo build -p audit-local
+	@scripts/with-emulator.sh target/debug/audit-local
+
+test: venv ## Run every test: unit, property and integration tests against the emulator.
+	@scripts/with-emulator.sh cargo test --workspace --all-targets
+
+lint: ## Formatting and clippy, as CI runs them.
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+fmt: ## Format the code.
+	cargo fmt --all
+
+$(VENV)/bin/cargo-lambda: requirements/lambda.txt
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/lambda.txt
+	@touch $@
+
+watch: venv $(VENV)/bin/cargo-lambda ## Run the functions under `cargo lambda watch` against the emulator.
+	@scripts/with-emulator.sh env PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda watch

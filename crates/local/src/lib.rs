@@ -1,0 +1,156 @@
+//! The local runner: API Gateway on a local port and the SQS event source mapping, both calling the
+//! Lambdas' own handlers in one process, against the emulator that `AWS_ENDPOINT_URL` names.
+
+pub mod gateway;
+pub mod poller;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use audit_aws::infra::{self, InfraSpec, ResourceNames};
+use audit_aws::{Config, DynamoStore, SqsQueue};
+use audit_drain::Drain;
+use audit_write::WriteHandler;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use lambda_http::{Body, Request, Response};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// A function handler as the gateway calls it.
+pub trait Handler: Send + Sync + 'static {
+    fn call(&self, request: Request) -> Pin<Box<dyn Future<Output = Response<Body>> + Send + '_>>;
+}
+
+impl Handler for WriteHandler<SqsQueue> {
+    fn call(&self, request: Request) -> Pin<Box<dyn Future<Output = Response<Body>> + Send + '_>> {
+        Box::pin(self.handle(request))
+    }
+}
+
+/// How to start the runner.
+pub struct Settings {
+    pub config: Config,
+    pub sdk: aws_config::SdkConfig,
+    /// Where to listen; port 0 picks a free one (tests).
+    pub listen: SocketAddr,
+    /// Overrides the template's visibility timeout, so that local retries come back in seconds.
+    pub visibility_timeout: Option<u32>,
+    /// Long-poll wait of the queue drain.
+    pub poll_wait: Duration,
+}
+
+/// A started runner. Dropping it does not stop it; call [`Running::stop`].
+pub struct Running {
+    pub addr: SocketAddr,
+    pub queue_url: String,
+    pub dead_letter_queue_url: String,
+    pub table: String,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops accepting requests and draining, and waits for both to finish.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+/// The queue's name is the last segment of its URL.
+fn queue_name(url: &str) -> &str {
+    url.rsplit('/').next().unwrap_or(url)
+}
+
+/// Creates the template's resources (idempotently) and starts both halves of the runner.
+pub async fn start(settings: Settings) -> anyhow::Result<Running> {
+    let Settings { config, sdk, listen, visibility_timeout, poll_wait } = settings;
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let spec = InfraSpec::from_template(infra::TEMPLATE)?;
+    let queue = queue_name(&config.queue_url).to_owned();
+    let names = ResourceNames {
+        table: config.table.clone(),
+        dead_letter_queue: format!("{queue}-dlq"),
+        queue,
+    };
+    let created = infra::ensure(&dynamo, &sqs, &spec, &names, visibility_timeout).await?;
+    let queue_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&created.queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await?
+        .attributes
+        .and_then(|mut a| a.remove(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+        .unwrap_or_default();
+
+    let write = WriteHandler::new(SqsQueue::new(sqs.clone(), &created.queue_url), config.tenant.clone(), config.retention_days);
+    let read = read_handler(&config, &dynamo);
+    let routes = Arc::new(gateway::Routes { write: Arc::new(write), read });
+
+    let (stop, stopped) = watch::channel(false);
+    let listener = TcpListener::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    let http_task = tokio::spawn(accept(listener, routes, stopped.clone()));
+
+    let poller = poller::Poller {
+        sqs,
+        queue_url: created.queue_url.clone(),
+        queue_arn,
+        region: sdk.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".into()),
+        drain: Drain::new(DynamoStore::new(dynamo, &created.table), config.shards),
+        wait: poll_wait,
+    };
+    let poll_task = tokio::spawn(poller.run(stopped));
+
+    Ok(Running {
+        addr,
+        queue_url: created.queue_url,
+        dead_letter_queue_url: created.dead_letter_queue_url,
+        table: created.table,
+        stop,
+        tasks: vec![http_task, poll_task],
+    })
+}
+
+async fn accept(listener: TcpListener, routes: Arc<gateway::Routes>, mut stop: watch::Receiver<bool>) {
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = stop.changed() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(error) => {
+                    tracing::warn!(%error, "accept failed");
+                    continue;
+                }
+            },
+        };
+        let routes = routes.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |request| gateway::serve(routes.clone(), request, peer));
+            if let Err(error) = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await {
+                tracing::debug!(%error, "connection closed with an error");
+            }
+        });
+    }
+}
+
+/// The read function until it lands: every read route answers 404.
+fn read_handler(_config: &Config, _dynamo: &aws_sdk_dynamodb::Client) -> Arc<dyn Handler> {
+    struct NotFound;
+    impl Handler for NotFound {
+        fn call(&self, _request: Request) -> Pin<Box<dyn Future<Output = Response<Body>> + Send + '_>> {
+            Box::pin(async { audit_api::ApiError::NotFound.into_response() })
+        }
+    }
+    Arc::new(NotFound)
+}

@@ -1,0 +1,122 @@
+//! `spawn_app()`: a runner on a free port with its own uniquely named table and queues on the
+//! emulator, so tests run in parallel and never see each other's data.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use audit_aws::Config;
+use audit_domain::keys::EventRecord;
+use audit_local::{start, Running, Settings};
+use aws_sdk_dynamodb::types::AttributeValue;
+
+pub struct TestApp {
+    pub running: Running,
+    pub url: String,
+    pub config: Config,
+    pub dynamo: aws_sdk_dynamodb::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub http: reqwest::Client,
+}
+
+pub fn endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "http://127.0.0.1:4566".to_owned())
+}
+
+pub async fn sdk() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "tests"))
+        .load()
+        .await
+}
+
+/// A name no other test (or earlier run) uses.
+pub fn unique(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("{prefix}-{}-{nanos}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst))
+}
+
+pub fn test_config() -> Config {
+    let mut config = Config::from_lookup(|_| None).unwrap();
+    config.table = unique("events");
+    config.queue_url = format!("{}/123456789012/{}", endpoint(), unique("queue"));
+    config
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(test_config()).await
+}
+
+pub async fn spawn_app_with(config: Config) -> TestApp {
+    let sdk = sdk().await;
+    let running = start(Settings {
+        config: config.clone(),
+        sdk: sdk.clone(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        visibility_timeout: Some(1),
+        poll_wait: Duration::from_secs(1),
+    })
+    .await
+    .expect("the runner starts; is the emulator running? (`make test` starts it)");
+    TestApp {
+        url: format!("http://{}", running.addr),
+        running,
+        config,
+        dynamo: aws_sdk_dynamodb::Client::new(&sdk),
+        sqs: aws_sdk_sqs::Client::new(&sdk),
+        http: reqwest::Client::new(),
+    }
+}
+
+impl TestApp {
+    pub async fn post(&self, path: &str, body: &str) -> reqwest::Response {
+        self.http.post(format!("{}{path}", self.url)).body(body.to_owned()).send().await.unwrap()
+    }
+
+    /// Every item of the table, raw.
+    pub async fn items(&self) -> Vec<HashMap<String, AttributeValue>> {
+        scan(&self.dynamo, &self.running.table).await
+    }
+
+    pub async fn events(&self) -> Vec<EventRecord> {
+        event_records(&self.dynamo, &self.running.table).await
+    }
+
+    /// Waits until the table holds `n` events, or `limit` passes; returns what is there.
+    pub async fn wait_for_events(&self, n: usize, limit: Duration) -> Vec<EventRecord> {
+        let start = Instant::now();
+        loop {
+            let events = self.events().await;
+            if events.len() >= n || start.elapsed() > limit {
+                return events;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+pub async fn scan(dynamo: &aws_sdk_dynamodb::Client, table: &str) -> Vec<HashMap<String, AttributeValue>> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let page = dynamo.scan().table_name(table).set_exclusive_start_key(start).send().await.unwrap();
+        items.extend(page.items.unwrap_or_default());
+        start = page.last_evaluated_key;
+        if start.is_none() {
+            return items;
+        }
+    }
+}
+
+pub async fn event_records(dynamo: &aws_sdk_dynamodb::Client, table: &str) -> Vec<EventRecord> {
+    scan(dynamo, table)
+        .await
+        .into_iter()
+        .filter(|item| matches!(item.get("sk"), Some(AttributeValue::S(sk)) if sk == "E"))
+        .map(|item| serde_dynamo::from_item(item).unwrap())
+        .collect()
+}
