@@ -54,3 +54,14 @@ $(VENV)/bin/cargo-lambda: requirements/lambda.txt
 
 watch: venv $(VENV)/bin/cargo-lambda ## Run the functions under `cargo lambda watch` against the emulator.
 	@scripts/with-emulator.sh env PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda watch
+
+INFRA_VENV := .venv-infra
+
+$(INFRA_VENV)/bin/cfn-lint: infra/requirements.txt
+	@test -x $(INFRA_VENV)/bin/python || $(PYTHON) -m venv $(INFRA_VENV)
+	$(INFRA_VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/requirements.txt
+	@touch $@
+
+validate: $(INFRA_VENV)/bin/cfn-lint ## Lint the SAM template offline (cfn-lint and sam validate --lint).
+	$(INFRA_VENV)/bin/cfn-lint infra/template.yaml
+	$(INFRA_VENV)/bin/sam validate --lint --template-file infra/template.yaml

@@ -11,7 +11,8 @@ use serde_json::{json, Map, Value};
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// Said to the client for every internal failure; the details go to the log only.
-pub const INTERNAL_MESSAGE: &str = "the server encountered a problem and could not process your request";
+pub const INTERNAL_MESSAGE: &str =
+    "the server encountered a problem and could not process your request";
 
 /// Every way a request can fail, each with the status it maps to.
 #[derive(Debug, thiserror::Error)]
@@ -64,11 +65,18 @@ impl ApiError {
         let message: Value = match &self {
             Self::BadRequest(message) => json!(message),
             Self::NotFound => json!("the requested resource could not be found"),
-            Self::MethodNotAllowed { method, .. } => json!(format!("the {method} method is not supported for this resource")),
-            Self::PayloadTooLarge => json!(format!("body must not be larger than {MAX_BODY_BYTES} bytes")),
-            Self::Invalid(errors) => {
-                Value::Object(errors.iter().map(|(k, v)| (k.to_owned(), json!(v))).collect::<Map<_, _>>())
-            }
+            Self::MethodNotAllowed { method, .. } => json!(format!(
+                "the {method} method is not supported for this resource"
+            )),
+            Self::PayloadTooLarge => json!(format!(
+                "body must not be larger than {MAX_BODY_BYTES} bytes"
+            )),
+            Self::Invalid(errors) => Value::Object(
+                errors
+                    .iter()
+                    .map(|(k, v)| (k.to_owned(), json!(v)))
+                    .collect::<Map<_, _>>(),
+            ),
             Self::Internal(source) => {
                 tracing::error!(error = %error_chain(source.as_ref()), "request failed");
                 json!(INTERNAL_MESSAGE)
@@ -76,7 +84,9 @@ impl ApiError {
         };
         let mut response = json_response(status, &json!({ "error": message }));
         if let Self::MethodNotAllowed { allow, .. } = self {
-            response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(allow));
         }
         response
     }
@@ -125,7 +135,9 @@ pub fn json_body(request: &Request) -> Result<Value, ApiError> {
         return Err(ApiError::BadRequest("body must not be empty".to_owned()));
     }
     serde_json::from_slice(bytes).map_err(|e| match e.classify() {
-        serde_json::error::Category::Eof => ApiError::BadRequest("body contains badly-formed JSON".to_owned()),
+        serde_json::error::Category::Eof => {
+            ApiError::BadRequest("body contains badly-formed JSON".to_owned())
+        }
         _ => ApiError::BadRequest(format!(
             "body contains badly-formed JSON (at line {} column {})",
             e.line(),
@@ -147,7 +159,9 @@ pub fn route_path(request: &Request) -> &str {
 pub fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
     let result = if std::env::var("AUDIT_LOG_FORMAT").is_ok_and(|f| f == "text") {
         builder.try_init()
     } else {
@@ -172,7 +186,10 @@ mod tests {
     fn field_errors_answer_422_keyed_by_field() {
         let response = ApiError::invalid("sort", "invalid sort value").into_response();
         assert_eq!(response.status(), 422);
-        assert_eq!(body_of(&response), json!({"error": {"sort": "invalid sort value"}}));
+        assert_eq!(
+            body_of(&response),
+            json!({"error": {"sort": "invalid sort value"}})
+        );
     }
 
     #[test]
@@ -185,19 +202,37 @@ mod tests {
 
     #[test]
     fn method_not_allowed_names_the_method_and_allowed_ones() {
-        let response = ApiError::MethodNotAllowed { method: "GET".into(), allow: "POST" }.into_response();
+        let response = ApiError::MethodNotAllowed {
+            method: "GET".into(),
+            allow: "POST",
+        }
+        .into_response();
         assert_eq!(response.status(), 405);
         assert_eq!(response.headers()[header::ALLOW], "POST");
-        assert_eq!(body_of(&response)["error"], "the GET method is not supported for this resource");
+        assert_eq!(
+            body_of(&response)["error"],
+            "the GET method is not supported for this resource"
+        );
     }
 
     #[test]
     fn bodies_are_limited_and_must_not_be_empty() {
         let request = |body: Body| Request::new(body);
-        assert!(matches!(json_body(&request(Body::Empty)), Err(ApiError::BadRequest(m)) if m == "body must not be empty"));
-        assert!(matches!(json_body(&request(Body::Text("{".into()))), Err(ApiError::BadRequest(_))));
+        assert!(
+            matches!(json_body(&request(Body::Empty)), Err(ApiError::BadRequest(m)) if m == "body must not be empty")
+        );
+        assert!(matches!(
+            json_body(&request(Body::Text("{".into()))),
+            Err(ApiError::BadRequest(_))
+        ));
         let big = Body::Binary(vec![b' '; MAX_BODY_BYTES + 1]);
-        assert!(matches!(json_body(&request(big)), Err(ApiError::PayloadTooLarge)));
-        assert_eq!(json_body(&request(Body::Text("{}".into()))).unwrap(), json!({}));
+        assert!(matches!(
+            json_body(&request(big)),
+            Err(ApiError::PayloadTooLarge)
+        ));
+        assert_eq!(
+            json_body(&request(Body::Text("{}".into()))).unwrap(),
+            json!({})
+        );
     }
 }

@@ -61,19 +61,29 @@ impl Config {
 
     /// Reads settings through `lookup`, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let text = |name: &str, default: &str| lookup(name).filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_owned());
+        let text = |name: &str, default: &str| {
+            lookup(name)
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| default.to_owned())
+        };
         let number = |name: &'static str, default: u32, min: u32| -> Result<u32, ConfigError> {
             match lookup(name).filter(|v| !v.is_empty()) {
                 None => Ok(default),
                 Some(v) => match v.parse::<u32>() {
                     Ok(n) if n >= min => Ok(n),
-                    _ => Err(ConfigError { name, reason: format!("expected an integer >= {min}, got {v:?}") }),
+                    _ => Err(ConfigError {
+                        name,
+                        reason: format!("expected an integer >= {min}, got {v:?}"),
+                    }),
                 },
             }
         };
         Ok(Self {
             table: text("AUDIT_TABLE", "audit-log-events"),
-            queue_url: text("AUDIT_QUEUE_URL", "http://127.0.0.1:4566/123456789012/audit-log-events"),
+            queue_url: text(
+                "AUDIT_QUEUE_URL",
+                "http://127.0.0.1:4566/123456789012/audit-log-events",
+            ),
             shards: number("AUDIT_SHARDS", 8, 1)?,
             retention_days: number("AUDIT_RETENTION_DAYS", 0, 0)?,
             cursor_key: Secret::new(text("AUDIT_CURSOR_KEY", DEV_CURSOR_KEY)),
@@ -94,7 +104,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|name| map.get(name).cloned())
     }
 
@@ -109,8 +122,14 @@ mod tests {
 
     #[test]
     fn invalid_numbers_stop_start_up() {
-        assert_eq!(config(&[("AUDIT_SHARDS", "0")]).unwrap_err().name, "AUDIT_SHARDS");
-        assert_eq!(config(&[("AUDIT_RETENTION_DAYS", "-1")]).unwrap_err().name, "AUDIT_RETENTION_DAYS");
+        assert_eq!(
+            config(&[("AUDIT_SHARDS", "0")]).unwrap_err().name,
+            "AUDIT_SHARDS"
+        );
+        assert_eq!(
+            config(&[("AUDIT_RETENTION_DAYS", "-1")]).unwrap_err().name,
+            "AUDIT_RETENTION_DAYS"
+        );
         assert_eq!(config(&[("AUDIT_SHARDS", "16")]).unwrap().shards, 16);
     }
 

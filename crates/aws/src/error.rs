@@ -29,7 +29,9 @@ where
             RETRYABLE_CODES.contains(&code) || code.is_empty()
         }
         // Timeouts, connection failures and unreadable answers are all transient from here.
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
         _ => false,
     };
     let source = Some(Box::new(error) as Box<dyn std::error::Error + Send + Sync>);

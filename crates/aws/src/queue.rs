@@ -24,7 +24,10 @@ pub struct SqsQueue {
 
 impl SqsQueue {
     pub fn new(client: Client, url: impl Into<String>) -> Self {
-        Self { client, url: url.into() }
+        Self {
+            client,
+            url: url.into(),
+        }
     }
 
     pub fn from_sdk(sdk: &aws_config::SdkConfig, url: impl Into<String>) -> Self {
@@ -44,12 +47,20 @@ impl SqsQueue {
 
     /// Sends up to ten bodies in one request, resending the entries SQS reports as failed.
     async fn send_group(&self, bodies: Vec<String>) -> Result<(), QueueError> {
-        let mut pending: Vec<(String, String)> =
-            bodies.into_iter().enumerate().map(|(i, body)| (i.to_string(), body)).collect();
+        let mut pending: Vec<(String, String)> = bodies
+            .into_iter()
+            .enumerate()
+            .map(|(i, body)| (i.to_string(), body))
+            .collect();
         for _ in 0..BATCH_ATTEMPTS {
             let entries = pending
                 .iter()
-                .map(|(id, body)| SendMessageBatchRequestEntry::builder().id(id).message_body(body).build())
+                .map(|(id, body)| {
+                    SendMessageBatchRequestEntry::builder()
+                        .id(id)
+                        .message_body(body)
+                        .build()
+                })
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| queue_error(e.to_string(), e))?;
             let output = self
@@ -66,12 +77,24 @@ impl SqsQueue {
             let failed: Vec<&str> = output.failed.iter().map(|f| f.id.as_str()).collect();
             pending.retain(|(id, _)| failed.contains(&id.as_str()));
         }
-        Err(QueueError { message: format!("{} messages were refused after {BATCH_ATTEMPTS} attempts", pending.len()), source: None })
+        Err(QueueError {
+            message: format!(
+                "{} messages were refused after {BATCH_ATTEMPTS} attempts",
+                pending.len()
+            ),
+            source: None,
+        })
     }
 }
 
-fn queue_error(message: String, source: impl std::error::Error + Send + Sync + 'static) -> QueueError {
-    QueueError { message, source: Some(Box::new(source)) }
+fn queue_error(
+    message: String,
+    source: impl std::error::Error + Send + Sync + 'static,
+) -> QueueError {
+    QueueError {
+        message,
+        source: Some(Box::new(source)),
+    }
 }
 
 /// Groups message bodies into batch requests of at most ten entries and 256 KiB.
@@ -79,13 +102,18 @@ fn group(bodies: Vec<String>) -> Vec<Vec<String>> {
     let mut groups: Vec<Vec<String>> = Vec::new();
     let mut size = 0;
     for body in bodies {
-        let fits = groups.last().is_some_and(|g| g.len() < MAX_BATCH_ENTRIES && size + body.len() <= MAX_REQUEST_BYTES);
+        let fits = groups
+            .last()
+            .is_some_and(|g| g.len() < MAX_BATCH_ENTRIES && size + body.len() <= MAX_REQUEST_BYTES);
         if !fits {
             groups.push(Vec::new());
             size = 0;
         }
         size += body.len();
-        groups.last_mut().expect("a group was just pushed").push(body);
+        groups
+            .last_mut()
+            .expect("a group was just pushed")
+            .push(body);
     }
     groups
 }
@@ -110,8 +138,14 @@ mod tests {
     #[test]
     fn groups_respect_entry_and_byte_limits() {
         let groups = group(vec!["x".repeat(100); 25]);
-        assert_eq!(groups.iter().map(Vec::len).collect::<Vec<_>>(), vec![10, 10, 5]);
+        assert_eq!(
+            groups.iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![10, 10, 5]
+        );
         let groups = group(vec!["x".repeat(100 * 1024); 5]);
-        assert_eq!(groups.iter().map(Vec::len).collect::<Vec<_>>(), vec![2, 2, 1]);
+        assert_eq!(
+            groups.iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![2, 2, 1]
+        );
     }
 }

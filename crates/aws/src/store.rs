@@ -17,7 +17,10 @@ pub struct DynamoStore {
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self {
+            client,
+            table: table.into(),
+        }
     }
 
     pub fn from_sdk(sdk: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
@@ -32,12 +35,17 @@ fn to_item(record: &Record) -> Result<Item, StoreError> {
         Record::Event(r) => serde_dynamo::to_item(r),
         Record::Name(r) => serde_dynamo::to_item(r),
     };
-    item.map_err(|e| StoreError::Rejected { message: format!("cannot map record to an item: {e}"), source: Some(Box::new(e)) })
+    item.map_err(|e| StoreError::Rejected {
+        message: format!("cannot map record to an item: {e}"),
+        source: Some(Box::new(e)),
+    })
 }
 
 fn key_of(item: &Item) -> Option<(String, String)> {
     match (item.get("pk"), item.get("sk")) {
-        (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => Some((pk.clone(), sk.clone())),
+        (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => {
+            Some((pk.clone(), sk.clone()))
+        }
         _ => None,
     }
 }
@@ -49,9 +57,13 @@ impl EventStore for DynamoStore {
         }
         let mut requests = Vec::with_capacity(records.len());
         for record in &records {
-            let put = PutRequest::builder().set_item(Some(to_item(record)?)).build().map_err(|e| {
-                StoreError::Rejected { message: e.to_string(), source: Some(Box::new(e)) }
-            })?;
+            let put = PutRequest::builder()
+                .set_item(Some(to_item(record)?))
+                .build()
+                .map_err(|e| StoreError::Rejected {
+                    message: e.to_string(),
+                    source: Some(Box::new(e)),
+                })?;
             requests.push(WriteRequest::builder().put_request(put).build());
         }
         let output = self
@@ -62,7 +74,11 @@ impl EventStore for DynamoStore {
             .await
             .map_err(store_error)?;
 
-        let unprocessed = output.unprocessed_items.unwrap_or_default().remove(&self.table).unwrap_or_default();
+        let unprocessed = output
+            .unprocessed_items
+            .unwrap_or_default()
+            .remove(&self.table)
+            .unwrap_or_default();
         if unprocessed.is_empty() {
             return Ok(Vec::new());
         }

@@ -98,7 +98,11 @@ mod tests {
         let limit = 20_000;
         let bodies = pack(&batch, limit);
         assert!(bodies.len() > 1);
-        assert!(bodies.iter().all(|b| b.len() <= limit), "{:?}", bodies.iter().map(String::len).collect::<Vec<_>>());
+        assert!(
+            bodies.iter().all(|b| b.len() <= limit),
+            "{:?}",
+            bodies.iter().map(String::len).collect::<Vec<_>>()
+        );
         let back: Vec<Event> = bodies.iter().flat_map(|b| unpack(b).unwrap()).collect();
         assert_eq!(back, batch);
     }
@@ -111,15 +115,28 @@ mod tests {
         let bodies = pack(&batch, limit);
         let one = serde_json::to_string(&batch[0]).unwrap().len();
         for body in &bodies[..bodies.len() - 1] {
-            assert!(body.len() + one + 1 > limit - 20, "{} of {limit}", body.len());
+            assert!(
+                body.len() + one + 1 > limit - 20,
+                "{} of {limit}",
+                body.len()
+            );
         }
     }
 
     #[test]
     fn garbage_and_wrong_versions_do_not_unpack() {
         assert!(matches!(unpack("not json"), Err(DecodeError::Json(_))));
-        assert!(matches!(unpack(r#"{"v":2,"events":[]}"#), Err(DecodeError::Version(2))));
-        assert!(matches!(unpack(r#"{"v":1,"events":[]}"#), Err(DecodeError::Empty)));
-        assert!(matches!(unpack(r#"{"v":1,"events":[{"id":"x"}]}"#), Err(DecodeError::Json(_))));
+        assert!(matches!(
+            unpack(r#"{"v":2,"events":[]}"#),
+            Err(DecodeError::Version(2))
+        ));
+        assert!(matches!(
+            unpack(r#"{"v":1,"events":[]}"#),
+            Err(DecodeError::Empty)
+        ));
+        assert!(matches!(
+            unpack(r#"{"v":1,"events":[{"id":"x"}]}"#),
+            Err(DecodeError::Json(_))
+        ));
     }
 }

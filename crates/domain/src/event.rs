@@ -21,7 +21,9 @@ impl Tenant {
     pub fn parse(text: &str) -> Result<Self, String> {
         let ok = !text.is_empty()
             && text.len() <= 64
-            && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
         if ok {
             Ok(Self(text.to_owned()))
         } else {
@@ -122,9 +124,14 @@ impl Metadata {
     pub const MAX_BYTES: usize = 4096;
 
     pub fn parse(map: Map<String, Value>) -> Result<Self, String> {
-        let size = serde_json::to_vec(&map).map(|v| v.len()).unwrap_or(usize::MAX);
+        let size = serde_json::to_vec(&map)
+            .map(|v| v.len())
+            .unwrap_or(usize::MAX);
         if size > Self::MAX_BYTES {
-            Err(format!("must not be more than {} bytes when serialised", Self::MAX_BYTES))
+            Err(format!(
+                "must not be more than {} bytes when serialised",
+                Self::MAX_BYTES
+            ))
         } else {
             Ok(Self(map))
         }
@@ -174,26 +181,48 @@ pub enum InputError {
     Invalid(FieldErrors),
 }
 
-const FIELDS: [&str; 5] = ["event_name", "description", "created_at", "customer_id", "metadata"];
+const FIELDS: [&str; 5] = [
+    "event_name",
+    "description",
+    "created_at",
+    "customer_id",
+    "metadata",
+];
 
 impl NewEvent {
     /// Validates one JSON value as an event, collecting every field error. `now` bounds `created_at`.
     pub fn from_json(value: &Value, now: DateTime<Utc>) -> Result<Self, InputError> {
         let Value::Object(object) = value else {
-            return Err(InputError::Malformed("body must be a JSON object".to_owned()));
+            return Err(InputError::Malformed(
+                "body must be a JSON object".to_owned(),
+            ));
         };
         if let Some(unknown) = object.keys().find(|k| !FIELDS.contains(&k.as_str())) {
-            return Err(InputError::Malformed(format!("body contains unknown key {unknown:?}")));
+            return Err(InputError::Malformed(format!(
+                "body contains unknown key {unknown:?}"
+            )));
         }
         let mut errors = FieldErrors::new();
         let field = |name: &str| object.get(name).filter(|v| !v.is_null());
 
-        let event_name = text_field(field("event_name"), "event_name", EventName::parse, &mut errors);
-        let description = text_field(field("description"), "description", Description::parse, &mut errors);
+        let event_name = text_field(
+            field("event_name"),
+            "event_name",
+            EventName::parse,
+            &mut errors,
+        );
+        let description = text_field(
+            field("description"),
+            "description",
+            Description::parse,
+            &mut errors,
+        );
         let created_at = field("created_at").and_then(|v| parse_created_at(v, now, &mut errors));
         let customer_id = field("customer_id").and_then(|v| parse_customer_id(v, &mut errors));
         let metadata = field("metadata").and_then(|v| match v {
-            Value::Object(map) => Metadata::parse(map.clone()).map_err(|m| errors.add("metadata", m)).ok(),
+            Value::Object(map) => Metadata::parse(map.clone())
+                .map_err(|m| errors.add("metadata", m))
+                .ok(),
             _ => {
                 errors.add("metadata", "must be a JSON object");
                 None
@@ -213,9 +242,15 @@ impl NewEvent {
     }
 
     /// Validates a batch: a JSON array of 1 to `max` events, errors keyed `<index>.<field>`.
-    pub fn batch_from_json(value: &Value, now: DateTime<Utc>, max: usize) -> Result<Vec<Self>, InputError> {
+    pub fn batch_from_json(
+        value: &Value,
+        now: DateTime<Utc>,
+        max: usize,
+    ) -> Result<Vec<Self>, InputError> {
         let Value::Array(items) = value else {
-            return Err(InputError::Malformed("body must be a JSON array of events".to_owned()));
+            return Err(InputError::Malformed(
+                "body must be a JSON array of events".to_owned(),
+            ));
         };
         let mut errors = FieldErrors::new();
         if items.is_empty() {
@@ -230,7 +265,9 @@ impl NewEvent {
         for (index, item) in items.iter().enumerate() {
             match Self::from_json(item, now) {
                 Ok(event) => events.push(event),
-                Err(InputError::Invalid(item_errors)) => errors.merge_prefixed(&index.to_string(), item_errors),
+                Err(InputError::Invalid(item_errors)) => {
+                    errors.merge_prefixed(&index.to_string(), item_errors)
+                }
                 Err(InputError::Malformed(message)) => {
                     return Err(InputError::Malformed(format!("event {index}: {message}")))
                 }
@@ -240,10 +277,17 @@ impl NewEvent {
     }
 
     /// Gives the event its id and times. `retention_days` of 0 keeps it forever.
-    pub fn stamp(self, id: EventId, tenant: Tenant, received_at: DateTime<Utc>, retention_days: u32) -> Event {
+    pub fn stamp(
+        self,
+        id: EventId,
+        tenant: Tenant,
+        received_at: DateTime<Utc>,
+        retention_days: u32,
+    ) -> Event {
         let created_at = self.created_at.unwrap_or(received_at);
-        let expires_at = (retention_days > 0)
-            .then(|| (created_at.max(received_at) + Duration::days(i64::from(retention_days))).timestamp());
+        let expires_at = (retention_days > 0).then(|| {
+            (created_at.max(received_at) + Duration::days(i64::from(retention_days))).timestamp()
+        });
         Event {
             id,
             tenant,
@@ -277,10 +321,17 @@ fn text_field<T>(
     }
 }
 
-fn parse_created_at(value: &Value, now: DateTime<Utc>, errors: &mut FieldErrors) -> Option<DateTime<Utc>> {
+fn parse_created_at(
+    value: &Value,
+    now: DateTime<Utc>,
+    errors: &mut FieldErrors,
+) -> Option<DateTime<Utc>> {
     const FIELD: &str = "created_at";
     let Some(t) = value.as_str().and_then(time::parse_rfc3339) else {
-        errors.add(FIELD, "must be an RFC 3339 timestamp, such as 2024-01-31T09:30:00Z");
+        errors.add(
+            FIELD,
+            "must be an RFC 3339 timestamp, such as 2024-01-31T09:30:00Z",
+        );
         return None;
     };
     if t > now + MAX_CLOCK_SKEW {

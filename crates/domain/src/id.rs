@@ -6,7 +6,9 @@ use ulid::Ulid;
 use crate::event::Tenant;
 
 /// 26 Crockford base-32 characters. Every id has this width, which keeps index keys fixed-width.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct EventId(String);
 
@@ -111,7 +113,10 @@ mod tests {
         assert_ne!(base, EventId::derive(&b, &key("k"), None));
         assert_ne!(base, EventId::derive(&a, &key("k2"), None));
         assert_ne!(base, EventId::derive(&a, &key("k"), Some(0)));
-        assert_ne!(EventId::derive(&a, &key("k"), Some(0)), EventId::derive(&a, &key("k"), Some(1)));
+        assert_ne!(
+            EventId::derive(&a, &key("k"), Some(0)),
+            EventId::derive(&a, &key("k"), Some(1))
+        );
     }
 
     #[test]
@@ -140,7 +145,13 @@ mod tests {
 
     #[test]
     fn malformed_ids_do_not_parse() {
-        for text in ["", "short", "01ARZ3NDEKTSV4RRFFQ69G5FA", "01ARZ3NDEKTSV4RRFFQ69G5FAVX", "01ARZ3NDEKTSV4RRFFQ69G5FA!"] {
+        for text in [
+            "",
+            "short",
+            "01ARZ3NDEKTSV4RRFFQ69G5FA",
+            "01ARZ3NDEKTSV4RRFFQ69G5FAVX",
+            "01ARZ3NDEKTSV4RRFFQ69G5FA!",
+        ] {
             assert_eq!(EventId::parse(text), None, "{text}");
         }
     }

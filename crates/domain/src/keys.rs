@@ -107,7 +107,9 @@ impl EventRecord {
             expires_at: event.expires_at,
             ts: ts(&event.created_at, &event.id),
             tp: time_partition(&event.tenant, shard_of(&event.id, shards)),
-            cp: event.customer_id.map(|c| customer_partition(&event.tenant, c)),
+            cp: event
+                .customer_id
+                .map(|c| customer_partition(&event.tenant, c)),
         }
     }
 
@@ -161,7 +163,12 @@ mod tests {
         if let Some(c) = customer {
             body["customer_id"] = json!(c);
         }
-        NewEvent::from_json(&body, now).unwrap().stamp(EventId::generate(), Tenant::default(), now, 0)
+        NewEvent::from_json(&body, now).unwrap().stamp(
+            EventId::generate(),
+            Tenant::default(),
+            now,
+            0,
+        )
     }
 
     #[test]
@@ -188,13 +195,19 @@ mod tests {
         let id = EventId::parse("01ARZ3NDEKTSV4RRFFQ69G5FAV").unwrap();
         // Pinned: a change here would strand every stored event in the wrong shard.
         assert_eq!(shard_of(&id, 8), 0);
-        assert_eq!(shard_of(&EventId::parse("01ARZ3NDEKTSV4RRFFQ69G5FAW").unwrap(), 8), 3);
+        assert_eq!(
+            shard_of(&EventId::parse("01ARZ3NDEKTSV4RRFFQ69G5FAW").unwrap(), 8),
+            3
+        );
         assert_eq!(shard_of(&id, 1), 0);
         let mut counts = [0u32; 8];
         for _ in 0..8000 {
             counts[shard_of(&EventId::generate(), 8) as usize] += 1;
         }
-        assert!(counts.iter().all(|&c| (800..1200).contains(&c)), "{counts:?}");
+        assert!(
+            counts.iter().all(|&c| (800..1200).contains(&c)),
+            "{counts:?}"
+        );
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub trait EventQueue: Send + Sync {
 
 /// One item the drain writes.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)] // Records are built once and moved, never copied in bulk.
 pub enum Record {
     Event(EventRecord),
     Name(CatalogueRecord),
@@ -70,5 +71,8 @@ pub trait EventStore: Send + Sync {
 
     /// Puts up to `MAX_BATCH` records with distinct keys. Returns the records the store did not
     /// process this time (DynamoDB's `UnprocessedItems`), which the caller retries.
-    fn write(&self, records: Vec<Record>) -> impl Future<Output = Result<Vec<Record>, StoreError>> + Send;
+    fn write(
+        &self,
+        records: Vec<Record>,
+    ) -> impl Future<Output = Result<Vec<Record>, StoreError>> + Send;
 }

@@ -53,7 +53,12 @@ mod tests {
 
     #[test]
     fn garbage_is_not_a_time() {
-        for text in ["", "yesterday", "2024-13-01T00:00:00Z", "2024-01-01 00:00:00"] {
+        for text in [
+            "",
+            "yesterday",
+            "2024-13-01T00:00:00Z",
+            "2024-01-01 00:00:00",
+        ] {
             assert_eq!(parse_rfc3339(text), None, "{text}");
         }
     }

@@ -50,7 +50,10 @@ pub async fn serve(
     Ok(from_lambda(response))
 }
 
-async fn to_lambda(request: hyper::Request<Incoming>, peer: SocketAddr) -> Result<Request, ApiError> {
+async fn to_lambda(
+    request: hyper::Request<Incoming>,
+    peer: SocketAddr,
+) -> Result<Request, ApiError> {
     let (parts, body) = request.into_parts();
     let body = Limited::new(body, MAX_GATEWAY_BODY)
         .collect()
@@ -72,7 +75,9 @@ pub fn gateway_event(parts: &http::request::Parts, body: &[u8], peer: SocketAddr
             cookies.extend(value.split("; ").map(|c| json!(c)));
             continue;
         }
-        let entry = headers.entry(name.as_str().to_owned()).or_insert_with(|| json!(""));
+        let entry = headers
+            .entry(name.as_str().to_owned())
+            .or_insert_with(|| json!(""));
         let joined = match entry.as_str() {
             Some("") | None => value,
             Some(previous) => format!("{previous},{value}"),
@@ -91,11 +96,18 @@ pub fn gateway_event(parts: &http::request::Parts, body: &[u8], peer: SocketAddr
     let (body, is_base64) = match std::str::from_utf8(body) {
         _ if body.is_empty() => (Value::Null, false),
         Ok(text) => (json!(text), false),
-        Err(_) => (json!(base64::engine::general_purpose::STANDARD.encode(body)), true),
+        Err(_) => (
+            json!(base64::engine::general_purpose::STANDARD.encode(body)),
+            true,
+        ),
     };
     let now = chrono::Utc::now();
     let request_id = audit_domain::EventId::generate().to_string();
-    let host = headers.get("host").and_then(Value::as_str).unwrap_or("127.0.0.1").to_owned();
+    let host = headers
+        .get("host")
+        .and_then(Value::as_str)
+        .unwrap_or("127.0.0.1")
+        .to_owned();
     let user_agent = headers.get("user-agent").cloned().unwrap_or(json!(""));
     let mut event = json!({
         "version": "2.0",
@@ -154,7 +166,10 @@ fn percent_decode(text: &str) -> String {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' => {
-                match (bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+                match (
+                    bytes.get(i + 1).copied().and_then(hex),
+                    bytes.get(i + 2).copied().and_then(hex),
+                ) {
                     (Some(high), Some(low)) => {
                         out.push(high << 4 | low);
                         i += 2;
@@ -202,7 +217,10 @@ mod tests {
 
     #[test]
     fn binary_bodies_are_base64() {
-        let (parts, _) = http::Request::post("/api/write").body(()).unwrap().into_parts();
+        let (parts, _) = http::Request::post("/api/write")
+            .body(())
+            .unwrap()
+            .into_parts();
         let event = gateway_event(&parts, &[0xff, 0x00], "127.0.0.1:9".parse().unwrap());
         assert_eq!(event["body"], "/wA=");
         assert_eq!(event["isBase64Encoded"], true);

@@ -72,7 +72,13 @@ fn queue_name(url: &str) -> &str {
 
 /// Creates the template's resources (idempotently) and starts both halves of the runner.
 pub async fn start(settings: Settings) -> anyhow::Result<Running> {
-    let Settings { config, sdk, listen, visibility_timeout, poll_wait } = settings;
+    let Settings {
+        config,
+        sdk,
+        listen,
+        visibility_timeout,
+        poll_wait,
+    } = settings;
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let spec = InfraSpec::from_template(infra::TEMPLATE)?;
@@ -93,9 +99,16 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         .and_then(|mut a| a.remove(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
         .unwrap_or_default();
 
-    let write = WriteHandler::new(SqsQueue::new(sqs.clone(), &created.queue_url), config.tenant.clone(), config.retention_days);
+    let write = WriteHandler::new(
+        SqsQueue::new(sqs.clone(), &created.queue_url),
+        config.tenant.clone(),
+        config.retention_days,
+    );
     let read = read_handler(&config, &dynamo);
-    let routes = Arc::new(gateway::Routes { write: Arc::new(write), read });
+    let routes = Arc::new(gateway::Routes {
+        write: Arc::new(write),
+        read,
+    });
 
     let (stop, stopped) = watch::channel(false);
     let listener = TcpListener::bind(listen).await?;
@@ -106,7 +119,10 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         sqs,
         queue_url: created.queue_url.clone(),
         queue_arn,
-        region: sdk.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".into()),
+        region: sdk
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_else(|| "us-east-1".into()),
         drain: Drain::new(DynamoStore::new(dynamo, &created.table), config.shards),
         wait: poll_wait,
     };
@@ -122,7 +138,11 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     })
 }
 
-async fn accept(listener: TcpListener, routes: Arc<gateway::Routes>, mut stop: watch::Receiver<bool>) {
+async fn accept(
+    listener: TcpListener,
+    routes: Arc<gateway::Routes>,
+    mut stop: watch::Receiver<bool>,
+) {
     loop {
         let (stream, peer) = tokio::select! {
             _ = stop.changed() => break,
@@ -137,7 +157,10 @@ async fn accept(listener: TcpListener, routes: Arc<gateway::Routes>, mut stop: w
         let routes = routes.clone();
         tokio::spawn(async move {
             let service = service_fn(move |request| gateway::serve(routes.clone(), request, peer));
-            if let Err(error) = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await {
+            if let Err(error) = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
                 tracing::debug!(%error, "connection closed with an error");
             }
         });
@@ -148,7 +171,10 @@ async fn accept(listener: TcpListener, routes: Arc<gateway::Routes>, mut stop: w
 fn read_handler(_config: &Config, _dynamo: &aws_sdk_dynamodb::Client) -> Arc<dyn Handler> {
     struct NotFound;
     impl Handler for NotFound {
-        fn call(&self, _request: Request) -> Pin<Box<dyn Future<Output = Response<Body>> + Send + '_>> {
+        fn call(
+            &self,
+            _request: Request,
+        ) -> Pin<Box<dyn Future<Output = Response<Body>> + Send + '_>> {
             Box::pin(async { audit_api::ApiError::NotFound.into_response() })
         }
     }

@@ -26,9 +26,17 @@ async fn main() -> anyhow::Result<()> {
         .or(Some(5));
     let config = Config::from_env()?;
     let sdk = sdk_config().await;
-    let running = start(Settings { config, sdk, listen, visibility_timeout, poll_wait: Duration::from_secs(2) })
-        .await
-        .context("could not start; is the emulator running on AWS_ENDPOINT_URL? (`make dev` starts it)")?;
+    let running = start(Settings {
+        config,
+        sdk,
+        listen,
+        visibility_timeout,
+        poll_wait: Duration::from_secs(2),
+    })
+    .await
+    .context(
+        "could not start; is the emulator running on AWS_ENDPOINT_URL? (`make dev` starts it)",
+    )?;
     tracing::info!(
         url = %format!("http://{}", running.addr),
         table = %running.table,

@@ -76,22 +76,39 @@ impl<S: EventStore> Poller<S> {
         event.records = messages.into_iter().map(|m| self.to_record(m)).collect();
         let deadline = std::time::Instant::now() + INVOCATION_BUDGET;
         let (response, _) = self.drain.handle(event, deadline).await;
-        let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+        let failed: Vec<&str> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
         let entries: Vec<DeleteMessageBatchRequestEntry> = receipts
             .iter()
             .filter(|(id, _)| !failed.contains(&id.as_str()))
             .enumerate()
             .filter_map(|(i, (_, receipt))| {
-                DeleteMessageBatchRequestEntry::builder().id(i.to_string()).receipt_handle(receipt).build().ok()
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(receipt)
+                    .build()
+                    .ok()
             })
             .collect();
         if entries.is_empty() {
             return;
         }
-        let result = self.sqs.delete_message_batch().queue_url(&self.queue_url).set_entries(Some(entries)).send().await;
+        let result = self
+            .sqs
+            .delete_message_batch()
+            .queue_url(&self.queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await;
         match result {
             Ok(output) if !output.failed.is_empty() => {
-                tracing::warn!(failed = output.failed.len(), "some deletes failed; those messages will be redelivered")
+                tracing::warn!(
+                    failed = output.failed.len(),
+                    "some deletes failed; those messages will be redelivered"
+                )
             }
             Ok(_) => {}
             Err(error) => tracing::warn!(

@@ -15,9 +15,12 @@ use serde_json::json;
 
 fn event(name: &str) -> Event {
     let now = time::now();
-    NewEvent::from_json(&json!({"event_name": name, "description": "stored by the drain test"}), now)
-        .unwrap()
-        .stamp(EventId::generate(), Tenant::default(), now, 0)
+    NewEvent::from_json(
+        &json!({"event_name": name, "description": "stored by the drain test"}),
+        now,
+    )
+    .unwrap()
+    .stamp(EventId::generate(), Tenant::default(), now, 0)
 }
 
 fn message(id: &str, body: String) -> SqsMessage {
@@ -40,15 +43,29 @@ fn deadline() -> Instant {
 #[tokio::test]
 async fn delivering_the_same_message_twice_stores_it_once() {
     let app = spawn_app().await;
-    let drain = Drain::new(DynamoStore::new(app.dynamo.clone(), &app.running.table), app.config.shards);
+    let drain = Drain::new(
+        DynamoStore::new(app.dynamo.clone(), &app.running.table),
+        app.config.shards,
+    );
     let body = envelope::pack(&[event("redelivered")], 1 << 18).remove(0);
     for attempt in 0..2 {
-        let (response, _) = drain.handle(batch(vec![message(&format!("m{attempt}"), body.clone())]), deadline()).await;
+        let (response, _) = drain
+            .handle(
+                batch(vec![message(&format!("m{attempt}"), body.clone())]),
+                deadline(),
+            )
+            .await;
         assert!(response.batch_item_failures.is_empty());
     }
     // And through the queue: the same body sent twice is two messages carrying one event.
     for _ in 0..2 {
-        app.sqs.send_message().queue_url(&app.running.queue_url).message_body(&body).send().await.unwrap();
+        app.sqs
+            .send_message()
+            .queue_url(&app.running.queue_url)
+            .message_body(&body)
+            .send()
+            .await
+            .unwrap();
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(app.events().await.len(), 1);
@@ -58,13 +75,31 @@ async fn delivering_the_same_message_twice_stores_it_once() {
 #[tokio::test]
 async fn only_the_undecodable_message_of_ten_is_reported_and_nine_are_stored() {
     let app = spawn_app().await;
-    let drain = Drain::new(DynamoStore::new(app.dynamo.clone(), &app.running.table), app.config.shards);
+    let drain = Drain::new(
+        DynamoStore::new(app.dynamo.clone(), &app.running.table),
+        app.config.shards,
+    );
     let mut messages: Vec<SqsMessage> = (0..9)
-        .map(|i| message(&format!("good-{i}"), envelope::pack(&[event("batch.good")], 1 << 18).remove(0)))
+        .map(|i| {
+            message(
+                &format!("good-{i}"),
+                envelope::pack(&[event("batch.good")], 1 << 18).remove(0),
+            )
+        })
         .collect();
-    messages.insert(3, message("poison", r#"{"v":1,"events":[{"event_name":""}]}"#.to_owned()));
+    messages.insert(
+        3,
+        message(
+            "poison",
+            r#"{"v":1,"events":[{"event_name":""}]}"#.to_owned(),
+        ),
+    );
     let (response, report) = drain.handle(batch(messages), deadline()).await;
-    let failed: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+    let failed: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
     assert_eq!(failed, vec!["poison"]);
     assert_eq!(report.undecodable, 1);
     assert_eq!(app.events().await.len(), 9);
@@ -81,7 +116,10 @@ impl<S: EventStore> EventStore for Stingy<S> {
     async fn write(&self, mut records: Vec<Record>) -> Result<Vec<Record>, StoreError> {
         let call = self.calls.fetch_add(1, Ordering::SeqCst);
         if call % 3 == 2 {
-            return Err(StoreError::Unavailable { message: "injected throttling".into(), source: None });
+            return Err(StoreError::Unavailable {
+                message: "injected throttling".into(),
+                source: None,
+            });
         }
         let keep = records.len().div_ceil(2);
         let left = records.split_off(keep);
@@ -93,10 +131,17 @@ impl<S: EventStore> EventStore for Stingy<S> {
 #[tokio::test]
 async fn unprocessed_items_and_throttling_end_with_everything_stored() {
     let app = spawn_app().await;
-    let store = Stingy { inner: DynamoStore::new(app.dynamo.clone(), &app.running.table), calls: AtomicUsize::new(0) };
-    let drain = Drain::new(store, app.config.shards)
-        .with_retry(RetryPolicy { base: Duration::from_millis(2), cap: Duration::from_millis(20) });
-    let events: Vec<Event> = (0..120).map(|i| event(&format!("stingy.{}", i % 5))).collect();
+    let store = Stingy {
+        inner: DynamoStore::new(app.dynamo.clone(), &app.running.table),
+        calls: AtomicUsize::new(0),
+    };
+    let drain = Drain::new(store, app.config.shards).with_retry(RetryPolicy {
+        base: Duration::from_millis(2),
+        cap: Duration::from_millis(20),
+    });
+    let events: Vec<Event> = (0..120)
+        .map(|i| event(&format!("stingy.{}", i % 5)))
+        .collect();
     let messages = events
         .chunks(12)
         .enumerate()
@@ -119,10 +164,22 @@ async fn unprocessed_items_and_throttling_end_with_everything_stored() {
 async fn a_poison_message_reaches_the_dead_letter_queue_and_the_rest_are_stored() {
     let app = spawn_app().await;
     let url = &app.running.queue_url;
-    app.sqs.send_message().queue_url(url).message_body("this is not an event").send().await.unwrap();
+    app.sqs
+        .send_message()
+        .queue_url(url)
+        .message_body("this is not an event")
+        .send()
+        .await
+        .unwrap();
     for _ in 0..5 {
         let body = envelope::pack(&[event("around.poison")], 1 << 18).remove(0);
-        app.sqs.send_message().queue_url(url).message_body(body).send().await.unwrap();
+        app.sqs
+            .send_message()
+            .queue_url(url)
+            .message_body(body)
+            .send()
+            .await
+            .unwrap();
     }
     // maxReceiveCount is 5 and the test queue's visibility timeout 1 s.
     let start = Instant::now();
@@ -139,7 +196,11 @@ async fn a_poison_message_reaches_the_dead_letter_queue_and_the_rest_are_stored(
             .unwrap();
         in_dlq = output.messages.unwrap_or_default();
     }
-    assert_eq!(in_dlq.len(), 1, "the poison message should reach the DLQ within 30 s");
+    assert_eq!(
+        in_dlq.len(),
+        1,
+        "the poison message should reach the DLQ within 30 s"
+    );
     assert_eq!(in_dlq[0].body.as_deref(), Some("this is not an event"));
     assert_eq!(app.events().await.len(), 5);
     app.running.stop().await;

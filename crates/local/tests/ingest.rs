@@ -9,8 +9,7 @@ use audit_domain::EventId;
 use common::spawn_app;
 use serde_json::{json, Value};
 
-const SEED_BODY: &str =
-    r#"{"event_name":"new customer","description":"account was created for a given identity", "customer_id":18}"#;
+const SEED_BODY: &str = r#"{"event_name":"new customer","description":"account was created for a given identity", "customer_id":18}"#;
 
 #[tokio::test]
 async fn a_posted_event_becomes_exactly_one_item_with_every_index_key() {
@@ -26,22 +25,33 @@ async fn a_posted_event_becomes_exactly_one_item_with_every_index_key() {
     let events = app.wait_for_events(1, Duration::from_secs(5)).await;
     assert_eq!(events.len(), 1, "{events:?}");
     let stored = &events[0];
-    let created_at = audit_domain::time::parse_rfc3339(log["created_at"].as_str().unwrap()).unwrap();
+    let created_at =
+        audit_domain::time::parse_rfc3339(log["created_at"].as_str().unwrap()).unwrap();
     let tenant = audit_domain::Tenant::default();
     assert_eq!(stored.pk, keys::event_pk(&tenant, &id));
     assert_eq!(stored.sk, "E");
     assert_eq!(stored.ts, keys::ts(&created_at, &id));
-    assert_eq!(stored.tp, keys::time_partition(&tenant, keys::shard_of(&id, app.config.shards)));
+    assert_eq!(
+        stored.tp,
+        keys::time_partition(&tenant, keys::shard_of(&id, app.config.shards))
+    );
     assert_eq!(stored.np, "default#new customer");
     assert_eq!(stored.cp.as_deref(), Some("default#18"));
-    assert_eq!(stored.description, "account was created for a given identity");
+    assert_eq!(
+        stored.description,
+        "account was created for a given identity"
+    );
 
     // The catalogue learnt the name, once.
     let catalogue: Vec<_> = app
         .items()
         .await
         .into_iter()
-        .filter(|i| i.get("pk").and_then(|v| v.as_s().ok()).is_some_and(|pk| pk == "N#default"))
+        .filter(|i| {
+            i.get("pk")
+                .and_then(|v| v.as_s().ok())
+                .is_some_and(|pk| pk == "N#default")
+        })
         .collect();
     assert_eq!(catalogue.len(), 1);
     app.running.stop().await;
@@ -60,7 +70,10 @@ async fn an_idempotency_key_retry_gets_the_same_id_and_one_item() {
             .await
             .unwrap();
         assert_eq!(response.status(), 201);
-        response.json::<Value>().await.unwrap()["log"]["id"].as_str().unwrap().to_owned()
+        response.json::<Value>().await.unwrap()["log"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     };
     let first = send().await;
     let second = send().await;
@@ -77,7 +90,9 @@ async fn a_batch_is_stored_whole() {
     let app = spawn_app().await;
     let batch: Vec<Value> =
         (0..100).map(|i| json!({"event_name": format!("batch.{}", i % 4), "description": format!("event {i}")})).collect();
-    let response = app.post("/api/write/batch", &Value::Array(batch).to_string()).await;
+    let response = app
+        .post("/api/write/batch", &Value::Array(batch).to_string())
+        .await;
     assert_eq!(response.status(), 201);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["logs"].as_array().unwrap().len(), 100);
@@ -111,8 +126,18 @@ async fn the_api_answers_errors_in_the_seed_shapes() {
         ("POST", "/api/write", "", 400),
         ("POST", "/api/write", "{", 400),
         ("POST", "/api/write", "{}", 422),
-        ("POST", "/api/write", r#"{"event_name":"a","description":"b","extra":1}"#, 400),
-        ("POST", "/api/write", r#"{"event_name":"a","description":"b","customer_id":-1}"#, 422),
+        (
+            "POST",
+            "/api/write",
+            r#"{"event_name":"a","description":"b","extra":1}"#,
+            400,
+        ),
+        (
+            "POST",
+            "/api/write",
+            r#"{"event_name":"a","description":"b","customer_id":-1}"#,
+            422,
+        ),
         ("GET", "/api/write", "", 405),
         ("PUT", "/api/write/batch", "", 405),
         ("GET", "/nowhere", "", 404),
@@ -129,9 +154,16 @@ async fn the_api_answers_errors_in_the_seed_shapes() {
         let json: Value = response.json().await.unwrap();
         assert!(json.get("error").is_some(), "{json}");
     }
-    let too_big = format!(r#"{{"event_name":"a","description":"{}"}}"#, "x".repeat(1024 * 1024));
+    let too_big = format!(
+        r#"{{"event_name":"a","description":"{}"}}"#,
+        "x".repeat(1024 * 1024)
+    );
     assert_eq!(app.post("/api/write", &too_big).await.status(), 413);
-    let bad_key = app.http.post(format!("{}/api/write", app.url)).header("Idempotency-Key", "").body(SEED_BODY);
+    let bad_key = app
+        .http
+        .post(format!("{}/api/write", app.url))
+        .header("Idempotency-Key", "")
+        .body(SEED_BODY);
     assert_eq!(bad_key.send().await.unwrap().status(), 400);
     app.running.stop().await;
 }

@@ -71,8 +71,15 @@ impl<S: EventStore> Drain<S> {
 
     /// Handles one batch. `deadline` is when the invocation must have answered; retries stop
     /// short of it, and what is still unwritten is reported failed for SQS to deliver again.
-    pub async fn handle(&self, event: SqsEvent, deadline: Instant) -> (SqsBatchResponse, DrainReport) {
-        let mut report = DrainReport { messages: event.records.len(), ..DrainReport::default() };
+    pub async fn handle(
+        &self,
+        event: SqsEvent,
+        deadline: Instant,
+    ) -> (SqsBatchResponse, DrainReport) {
+        let mut report = DrainReport {
+            messages: event.records.len(),
+            ..DrainReport::default()
+        };
         let mut failed: Vec<bool> = vec![false; event.records.len()];
         let mut pending: Vec<Pending> = Vec::new();
         let mut index: HashMap<(String, String), usize> = HashMap::new();
@@ -87,19 +94,30 @@ impl<S: EventStore> Drain<S> {
                 }
                 None => {
                     index.insert((pk.to_owned(), sk.to_owned()), pending.len());
-                    pending.push(Pending { record, owners: vec![owner] });
+                    pending.push(Pending {
+                        record,
+                        owners: vec![owner],
+                    });
                 }
             }
         };
 
         for (position, message) in event.records.iter().enumerate() {
             let message_id = message.message_id.as_deref().unwrap_or("");
-            let decoded = message.body.as_deref().ok_or(None).and_then(|b| envelope::unpack(b).map_err(Some));
+            let decoded = message
+                .body
+                .as_deref()
+                .ok_or(None)
+                .and_then(|b| envelope::unpack(b).map_err(Some));
             match decoded {
                 Ok(events) => {
                     report.events += events.len();
                     for event in &events {
-                        add(Record::Event(EventRecord::new(event, self.shards)), position, &mut pending);
+                        add(
+                            Record::Event(EventRecord::new(event, self.shards)),
+                            position,
+                            &mut pending,
+                        );
                         let name = CatalogueRecord::new(event);
                         if !self.name_written(&name) {
                             add(Record::Name(name), position, &mut pending);
@@ -109,7 +127,8 @@ impl<S: EventStore> Drain<S> {
                 Err(error) => {
                     // Never retryable: the body will not change. It fails until SQS moves it to
                     // the dead-letter queue after maxReceiveCount receives.
-                    let reason = error.map_or_else(|| "message has no body".to_owned(), |e| e.to_string());
+                    let reason =
+                        error.map_or_else(|| "message has no body".to_owned(), |e| e.to_string());
                     tracing::warn!(message_id, error = %reason, "undecodable message");
                     report.undecodable += 1;
                     failed[position] = true;
@@ -200,7 +219,10 @@ impl<S: EventStore> Drain<S> {
             }
             let delay = self.retry.delay(attempt);
             if Instant::now() + delay >= deadline {
-                tracing::warn!(items = todo.len(), "deadline reached, leaving items to redelivery");
+                tracing::warn!(
+                    items = todo.len(),
+                    "deadline reached, leaving items to redelivery"
+                );
                 break;
             }
             tokio::time::sleep(delay).await;

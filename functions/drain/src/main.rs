@@ -18,7 +18,11 @@ async fn main() -> Result<(), Error> {
     let drain = Drain::new(store, config.shards);
     let drain = &drain;
     run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        let deadline = deadline_from_epoch_ms(event.context.deadline, ANSWER_MARGIN, Duration::from_secs(25));
+        let deadline = deadline_from_epoch_ms(
+            event.context.deadline,
+            ANSWER_MARGIN,
+            Duration::from_secs(25),
+        );
         let (response, _) = drain.handle(event.payload, deadline).await;
         Ok::<SqsBatchResponse, Error>(response)
     }))

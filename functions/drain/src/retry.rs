@@ -13,13 +13,18 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self { base: Duration::from_millis(25), cap: Duration::from_secs(2) }
+        Self {
+            base: Duration::from_millis(25),
+            cap: Duration::from_secs(2),
+        }
     }
 }
 
 impl RetryPolicy {
     pub fn ceiling(&self, attempt: u32) -> Duration {
-        self.base.saturating_mul(1u32 << attempt.min(16)).min(self.cap)
+        self.base
+            .saturating_mul(1u32 << attempt.min(16))
+            .min(self.cap)
     }
 
     pub fn delay(&self, attempt: u32) -> Duration {
@@ -34,7 +39,10 @@ mod tests {
 
     #[test]
     fn ceiling_doubles_then_caps() {
-        let p = RetryPolicy { base: Duration::from_millis(10), cap: Duration::from_millis(100) };
+        let p = RetryPolicy {
+            base: Duration::from_millis(10),
+            cap: Duration::from_millis(100),
+        };
         let ceilings: Vec<u128> = (0..6).map(|a| p.ceiling(a).as_millis()).collect();
         assert_eq!(ceilings, vec![10, 20, 40, 80, 100, 100]);
         assert_eq!(p.ceiling(1000), Duration::from_millis(100));

@@ -28,11 +28,17 @@ impl EventStore for MemoryStore {
         assert_eq!(keys.len(), records.len(), "duplicate keys in one call");
         if self.throttle.load(Ordering::SeqCst) > 0 {
             self.throttle.fetch_sub(1, Ordering::SeqCst);
-            return Err(StoreError::Unavailable { message: "throttled".into(), source: None });
+            return Err(StoreError::Unavailable {
+                message: "throttled".into(),
+                source: None,
+            });
         }
         if let Some(bad) = &self.refuse {
             if records.iter().any(|r| r.key().0 == bad) {
-                return Err(StoreError::Rejected { message: "item too large".into(), source: None });
+                return Err(StoreError::Rejected {
+                    message: "item too large".into(),
+                    source: None,
+                });
             }
         }
         let mut records = records;
@@ -76,22 +82,36 @@ fn soon() -> Instant {
 }
 
 fn fast() -> RetryPolicy {
-    RetryPolicy { base: Duration::from_millis(1), cap: Duration::from_millis(5) }
+    RetryPolicy {
+        base: Duration::from_millis(1),
+        cap: Duration::from_millis(5),
+    }
 }
 
 fn failed_ids(response: &SqsBatchResponse) -> Vec<String> {
-    response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect()
+    response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect()
 }
 
 fn event_count(store: &MemoryStore) -> usize {
-    store.items.lock().unwrap().values().filter(|r| matches!(r, Record::Event(_))).count()
+    store
+        .items
+        .lock()
+        .unwrap()
+        .values()
+        .filter(|r| matches!(r, Record::Event(_)))
+        .count()
 }
 
 #[tokio::test]
 async fn only_the_undecodable_message_fails() {
     let drain = Drain::new(MemoryStore::default(), 8);
-    let mut messages: Vec<SqsMessage> =
-        (0..9).map(|i| message(&format!("m{i}"), &envelope::pack(&[event("a")], 1 << 18)[0])).collect();
+    let mut messages: Vec<SqsMessage> = (0..9)
+        .map(|i| message(&format!("m{i}"), &envelope::pack(&[event("a")], 1 << 18)[0]))
+        .collect();
     messages.insert(4, message("poison", "{not json"));
     let (response, report) = drain.handle(sqs_event(messages), soon()).await;
     assert_eq!(failed_ids(&response), vec!["poison"]);
@@ -103,7 +123,12 @@ async fn only_the_undecodable_message_fails() {
 async fn a_redelivered_message_in_the_same_batch_is_written_once() {
     let drain = Drain::new(MemoryStore::default(), 8);
     let body = envelope::pack(&[event("a"), event("b")], 1 << 18).remove(0);
-    let (response, _) = drain.handle(sqs_event(vec![message("1", &body), message("2", &body)]), soon()).await;
+    let (response, _) = drain
+        .handle(
+            sqs_event(vec![message("1", &body), message("2", &body)]),
+            soon(),
+        )
+        .await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(event_count(&drain.store), 2);
 }
@@ -113,7 +138,9 @@ async fn chunks_hold_at_most_25_items() {
     let drain = Drain::new(MemoryStore::default(), 8);
     let events: Vec<_> = (0..100).map(|i| event(&format!("n{}", i % 3))).collect();
     let body = envelope::pack(&events, 1 << 18).remove(0);
-    let (response, report) = drain.handle(sqs_event(vec![message("1", &body)]), soon()).await;
+    let (response, report) = drain
+        .handle(sqs_event(vec![message("1", &body)]), soon())
+        .await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(drain.store.max_seen.load(Ordering::SeqCst), 25);
     // 100 events and 3 catalogue names.
@@ -124,19 +151,29 @@ async fn chunks_hold_at_most_25_items() {
 async fn catalogue_names_are_written_once_per_process() {
     let drain = Drain::new(MemoryStore::default(), 8);
     let body = |name: &str| envelope::pack(&[event(name)], 1 << 18).remove(0);
-    let (_, first) = drain.handle(sqs_event(vec![message("1", &body("Login"))]), soon()).await;
-    let (_, second) = drain.handle(sqs_event(vec![message("2", &body("login"))]), soon()).await;
+    let (_, first) = drain
+        .handle(sqs_event(vec![message("1", &body("Login"))]), soon())
+        .await;
+    let (_, second) = drain
+        .handle(sqs_event(vec![message("2", &body("login"))]), soon())
+        .await;
     assert_eq!(first.items_written, 2);
     assert_eq!(second.items_written, 1);
 }
 
 #[tokio::test]
 async fn unprocessed_items_and_throttling_are_retried_until_written() {
-    let store = MemoryStore { leave: AtomicUsize::new(3), throttle: AtomicUsize::new(3), ..MemoryStore::default() };
+    let store = MemoryStore {
+        leave: AtomicUsize::new(3),
+        throttle: AtomicUsize::new(3),
+        ..MemoryStore::default()
+    };
     let drain = Drain::new(store, 8).with_retry(fast());
     let events: Vec<_> = (0..60).map(|_| event("x")).collect();
     let body = envelope::pack(&events, 1 << 18).remove(0);
-    let (response, report) = drain.handle(sqs_event(vec![message("1", &body)]), soon()).await;
+    let (response, report) = drain
+        .handle(sqs_event(vec![message("1", &body)]), soon())
+        .await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(event_count(&drain.store), 60);
     // Every injected fault was hit, and each cost a retry rather than a lost event.
@@ -149,9 +186,22 @@ async fn unprocessed_items_and_throttling_are_retried_until_written() {
 async fn an_item_the_store_refuses_fails_only_its_message() {
     let bad = event("bad");
     let refuse = Some(audit_domain::keys::event_pk(&bad.tenant, &bad.id));
-    let drain = Drain::new(MemoryStore { refuse, ..MemoryStore::default() }, 8).with_retry(fast());
-    let good: Vec<SqsMessage> =
-        (0..5).map(|i| message(&format!("g{i}"), &envelope::pack(&[event("ok")], 1 << 18)[0])).collect();
+    let drain = Drain::new(
+        MemoryStore {
+            refuse,
+            ..MemoryStore::default()
+        },
+        8,
+    )
+    .with_retry(fast());
+    let good: Vec<SqsMessage> = (0..5)
+        .map(|i| {
+            message(
+                &format!("g{i}"),
+                &envelope::pack(&[event("ok")], 1 << 18)[0],
+            )
+        })
+        .collect();
     let mut messages = good;
     messages.push(message("b", &envelope::pack(&[bad], 1 << 18)[0]));
     let (response, _) = drain.handle(sqs_event(messages), soon()).await;
@@ -161,21 +211,37 @@ async fn an_item_the_store_refuses_fails_only_its_message() {
 
 #[tokio::test]
 async fn a_store_that_stays_down_fails_the_batch_before_the_deadline() {
-    let store = MemoryStore { throttle: AtomicUsize::new(usize::MAX), ..MemoryStore::default() };
+    let store = MemoryStore {
+        throttle: AtomicUsize::new(usize::MAX),
+        ..MemoryStore::default()
+    };
     let drain = Drain::new(store, 8).with_retry(fast());
     let body = envelope::pack(&[event("x")], 1 << 18).remove(0);
     let deadline = Instant::now() + Duration::from_millis(200);
-    let (response, _) = drain.handle(sqs_event(vec![message("1", &body)]), deadline).await;
+    let (response, _) = drain
+        .handle(sqs_event(vec![message("1", &body)]), deadline)
+        .await;
     assert!(Instant::now() <= deadline + Duration::from_millis(50));
     assert_eq!(failed_ids(&response), vec!["1"]);
 }
 
 #[test]
 fn deadline_keeps_a_margin() {
-    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
-    let d = deadline_from_epoch_ms(now_ms + 10_000, Duration::from_secs(2), Duration::from_secs(1));
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let d = deadline_from_epoch_ms(
+        now_ms + 10_000,
+        Duration::from_secs(2),
+        Duration::from_secs(1),
+    );
     let left = d - Instant::now();
-    assert!(left <= Duration::from_secs(8) && left > Duration::from_millis(7500), "{left:?}");
-    let fallback = deadline_from_epoch_ms(0, Duration::ZERO, Duration::from_secs(3)) - Instant::now();
+    assert!(
+        left <= Duration::from_secs(8) && left > Duration::from_millis(7500),
+        "{left:?}"
+    );
+    let fallback =
+        deadline_from_epoch_ms(0, Duration::ZERO, Duration::from_secs(3)) - Instant::now();
     assert!(fallback > Duration::from_millis(2900));
 }

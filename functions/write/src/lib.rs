@@ -24,12 +24,18 @@ pub struct WriteHandler<Q> {
 
 impl<Q: EventQueue> WriteHandler<Q> {
     pub fn new(queue: Q, tenant: Tenant, retention_days: u32) -> Self {
-        Self { queue, tenant, retention_days }
+        Self {
+            queue,
+            tenant,
+            retention_days,
+        }
     }
 
     /// Answers one API Gateway request; every failure becomes the API's JSON error shape.
     pub async fn handle(&self, request: Request) -> Response<Body> {
-        self.route(&request).await.unwrap_or_else(ApiError::into_response)
+        self.route(&request)
+            .await
+            .unwrap_or_else(ApiError::into_response)
     }
 
     async fn route(&self, request: &Request) -> Result<Response<Body>, ApiError> {
@@ -39,7 +45,10 @@ impl<Q: EventQueue> WriteHandler<Q> {
             _ => return Err(ApiError::NotFound),
         };
         if request.method() != Method::POST {
-            return Err(ApiError::MethodNotAllowed { method: request.method().to_string(), allow: "POST" });
+            return Err(ApiError::MethodNotAllowed {
+                method: request.method().to_string(),
+                allow: "POST",
+            });
         }
         let key = idempotency_key(request)?;
         let body = json_body(request)?;
@@ -66,7 +75,10 @@ impl<Q: EventQueue> WriteHandler<Q> {
             })
             .collect();
 
-        self.queue.enqueue(&events).await.map_err(ApiError::internal)?;
+        self.queue
+            .enqueue(&events)
+            .await
+            .map_err(ApiError::internal)?;
         tracing::info!(
             tenant = self.tenant.as_str(),
             accepted = events.len(),
@@ -78,7 +90,10 @@ impl<Q: EventQueue> WriteHandler<Q> {
         let (body, location) = if batch {
             (json!({ "logs": views }), None)
         } else {
-            (json!({ "log": views[0] }), Some(format!("/api/logs/{}", events[0].id)))
+            (
+                json!({ "log": views[0] }),
+                Some(format!("/api/logs/{}", events[0].id)),
+            )
         };
         let mut response = json_response(StatusCode::CREATED, &body);
         if let Some(location) = location.and_then(|l| l.parse().ok()) {
@@ -92,9 +107,11 @@ fn idempotency_key(request: &Request) -> Result<Option<IdempotencyKey>, ApiError
     let Some(value) = request.headers().get(IDEMPOTENCY_HEADER) else {
         return Ok(None);
     };
-    let text = value
-        .to_str()
-        .map_err(|_| ApiError::BadRequest("Idempotency-Key header must contain only visible ASCII characters".into()))?;
+    let text = value.to_str().map_err(|_| {
+        ApiError::BadRequest(
+            "Idempotency-Key header must contain only visible ASCII characters".into(),
+        )
+    })?;
     IdempotencyKey::parse(text)
         .map(Some)
         .map_err(|reason| ApiError::BadRequest(format!("Idempotency-Key header {reason}")))

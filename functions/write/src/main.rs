@@ -11,5 +11,8 @@ async fn main() -> Result<(), Error> {
     let queue = SqsQueue::from_sdk(&sdk_config().await, &config.queue_url);
     let handler = WriteHandler::new(queue, config.tenant.clone(), config.retention_days);
     let handler = &handler;
-    run(service_fn(move |request: Request| async move { Ok::<_, Error>(handler.handle(request).await) })).await
+    run(service_fn(move |request: Request| async move {
+        Ok::<_, Error>(handler.handle(request).await)
+    }))
+    .await
 }

@@ -31,26 +31,55 @@ fn text_byte_limits() {
         ("event_name", String::new(), Some("must be provided")),
         ("event_name", "a".into(), None),
         ("event_name", "a".repeat(100), None),
-        ("event_name", "a".repeat(101), Some("must not be more than 100 bytes long")),
+        (
+            "event_name",
+            "a".repeat(101),
+            Some("must not be more than 100 bytes long"),
+        ),
         // 50 two-byte characters are 100 bytes; 51 are 102.
         ("event_name", "é".repeat(50), None),
-        ("event_name", "é".repeat(51), Some("must not be more than 100 bytes long")),
+        (
+            "event_name",
+            "é".repeat(51),
+            Some("must not be more than 100 bytes long"),
+        ),
         // 25 four-byte characters are 100 bytes, though only 25 characters.
         ("event_name", "🦀".repeat(25), None),
-        ("event_name", "🦀".repeat(26), Some("must not be more than 100 bytes long")),
+        (
+            "event_name",
+            "🦀".repeat(26),
+            Some("must not be more than 100 bytes long"),
+        ),
         ("description", String::new(), Some("must be provided")),
         ("description", "d".into(), None),
         ("description", "d".repeat(1000), None),
-        ("description", "d".repeat(1001), Some("must not be more than 1000 bytes long")),
+        (
+            "description",
+            "d".repeat(1001),
+            Some("must not be more than 1000 bytes long"),
+        ),
         ("description", "€".repeat(333), None),
-        ("description", "€".repeat(334), Some("must not be more than 1000 bytes long")),
+        (
+            "description",
+            "€".repeat(334),
+            Some("must not be more than 1000 bytes long"),
+        ),
     ];
     for (field, value, expected) in cases {
         let body = with(field, Value::String(value.clone()));
         let result = NewEvent::from_json(&body, now());
         match expected {
-            None => assert!(result.is_ok(), "{field} of {} bytes: {result:?}", value.len()),
-            Some(message) => assert_eq!(errors_of(body).get(field), Some(message), "{} bytes", value.len()),
+            None => assert!(
+                result.is_ok(),
+                "{field} of {} bytes: {result:?}",
+                value.len()
+            ),
+            Some(message) => assert_eq!(
+                errors_of(body).get(field),
+                Some(message),
+                "{} bytes",
+                value.len()
+            ),
         }
     }
 }
@@ -70,18 +99,35 @@ fn created_at_bounds() {
     let cases: &[(&str, Option<&str>)] = &[
         ("2026-01-15T12:00:00Z", None),
         ("2026-01-15T12:05:00Z", None),
-        ("2026-01-15T12:05:00.000001Z", Some("must not be more than 5 minutes in the future")),
-        ("2027-01-01T00:00:00Z", Some("must not be more than 5 minutes in the future")),
+        (
+            "2026-01-15T12:05:00.000001Z",
+            Some("must not be more than 5 minutes in the future"),
+        ),
+        (
+            "2027-01-01T00:00:00Z",
+            Some("must not be more than 5 minutes in the future"),
+        ),
         ("1970-01-01T00:00:00Z", None),
-        ("1969-12-31T23:59:59Z", Some("must not be before 1970-01-01T00:00:00Z")),
-        ("1970-01-01T00:30:00+01:00", Some("must not be before 1970-01-01T00:00:00Z")),
-        ("yesterday", Some("must be an RFC 3339 timestamp, such as 2024-01-31T09:30:00Z")),
+        (
+            "1969-12-31T23:59:59Z",
+            Some("must not be before 1970-01-01T00:00:00Z"),
+        ),
+        (
+            "1970-01-01T00:30:00+01:00",
+            Some("must not be before 1970-01-01T00:00:00Z"),
+        ),
+        (
+            "yesterday",
+            Some("must be an RFC 3339 timestamp, such as 2024-01-31T09:30:00Z"),
+        ),
     ];
     for (text, expected) in cases {
         let body = with("created_at", json!(text));
         match expected {
             None => assert!(NewEvent::from_json(&body, now()).is_ok(), "{text}"),
-            Some(message) => assert_eq!(errors_of(body).get("created_at"), Some(*message), "{text}"),
+            Some(message) => {
+                assert_eq!(errors_of(body).get("created_at"), Some(*message), "{text}")
+            }
         }
     }
 }
@@ -92,7 +138,10 @@ fn customer_id_must_be_a_non_negative_integer() {
         (json!(0), None),
         (json!(18), None),
         (json!(i64::MAX), None),
-        (json!(u64::MAX), Some("must not be more than 9223372036854775807")),
+        (
+            json!(u64::MAX),
+            Some("must not be more than 9223372036854775807"),
+        ),
         (json!(-1), Some("must be zero or a positive integer")),
         (json!(1.5), Some("must be an integer")),
         (json!("18"), Some("must be an integer")),
@@ -100,8 +149,15 @@ fn customer_id_must_be_a_non_negative_integer() {
     for (value, expected) in cases {
         let body = with("customer_id", value.clone());
         match expected {
-            None => assert_eq!(NewEvent::from_json(&body, now()).unwrap().customer_id, value.as_u64()),
-            Some(message) => assert_eq!(errors_of(body).get("customer_id"), Some(*message), "{value}"),
+            None => assert_eq!(
+                NewEvent::from_json(&body, now()).unwrap().customer_id,
+                value.as_u64()
+            ),
+            Some(message) => assert_eq!(
+                errors_of(body).get("customer_id"),
+                Some(*message),
+                "{value}"
+            ),
         }
     }
 }
@@ -116,15 +172,29 @@ fn metadata_is_an_object_of_at_most_4_kib() {
         errors_of(with("metadata", too_big)).get("metadata"),
         Some("must not be more than 4096 bytes when serialised")
     );
-    assert_eq!(errors_of(with("metadata", json!([1]))).get("metadata"), Some("must be a JSON object"));
+    assert_eq!(
+        errors_of(with("metadata", json!([1]))).get("metadata"),
+        Some("must be a JSON object")
+    );
 }
 
 #[test]
 fn unknown_fields_and_non_objects_are_malformed() {
     let unknown = NewEvent::from_json(&with("colour", json!("red")), now());
-    assert_eq!(unknown, Err(InputError::Malformed("body contains unknown key \"colour\"".into())));
+    assert_eq!(
+        unknown,
+        Err(InputError::Malformed(
+            "body contains unknown key \"colour\"".into()
+        ))
+    );
     for body in [json!([]), json!("text"), json!(3), json!(null)] {
-        assert!(matches!(NewEvent::from_json(&body, now()), Err(InputError::Malformed(_))), "{body}");
+        assert!(
+            matches!(
+                NewEvent::from_json(&body, now()),
+                Err(InputError::Malformed(_))
+            ),
+            "{body}"
+        );
     }
 }
 
@@ -134,7 +204,10 @@ fn batch_errors_are_keyed_by_index() {
     match NewEvent::batch_from_json(&body, now(), 100) {
         Err(InputError::Invalid(errors)) => {
             assert_eq!(errors.get("3.event_name"), Some("must be provided"));
-            assert_eq!(errors.get("4.customer_id"), Some("must be zero or a positive integer"));
+            assert_eq!(
+                errors.get("4.customer_id"),
+                Some("must be zero or a positive integer")
+            );
             assert_eq!(errors.iter().count(), 2);
         }
         other => panic!("{other:?}"),
@@ -144,25 +217,43 @@ fn batch_errors_are_keyed_by_index() {
 #[test]
 fn batch_size_limits() {
     let many = |n: usize| Value::Array(vec![valid(); n]);
-    assert_eq!(NewEvent::batch_from_json(&many(1), now(), 100).unwrap().len(), 1);
-    assert_eq!(NewEvent::batch_from_json(&many(100), now(), 100).unwrap().len(), 100);
+    assert_eq!(
+        NewEvent::batch_from_json(&many(1), now(), 100)
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        NewEvent::batch_from_json(&many(100), now(), 100)
+            .unwrap()
+            .len(),
+        100
+    );
     for n in [0, 101] {
         assert!(
             matches!(NewEvent::batch_from_json(&many(n), now(), 100), Err(InputError::Invalid(e)) if e.get("events").is_some()),
             "{n}"
         );
     }
-    assert!(matches!(NewEvent::batch_from_json(&valid(), now(), 100), Err(InputError::Malformed(_))));
+    assert!(matches!(
+        NewEvent::batch_from_json(&valid(), now(), 100),
+        Err(InputError::Malformed(_))
+    ));
 }
 
 #[test]
 fn stamping_defaults_created_at_and_sets_expiry() {
     let input = NewEvent::from_json(&valid(), now()).unwrap();
-    let event = input.clone().stamp(EventId::generate(), Tenant::default(), now(), 0);
+    let event = input
+        .clone()
+        .stamp(EventId::generate(), Tenant::default(), now(), 0);
     assert_eq!(event.created_at, now());
     assert_eq!(event.expires_at, None);
     let event = input.stamp(EventId::generate(), Tenant::default(), now(), 30);
-    assert_eq!(event.expires_at, Some((now() + Duration::days(30)).timestamp()));
+    assert_eq!(
+        event.expires_at,
+        Some((now() + Duration::days(30)).timestamp())
+    );
 }
 
 #[test]

@@ -28,7 +28,9 @@ pub async fn sdk() -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(endpoint())
         .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "tests"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "tests",
+        ))
         .load()
         .await
 }
@@ -36,8 +38,15 @@ pub async fn sdk() -> aws_config::SdkConfig {
 /// A name no other test (or earlier run) uses.
 pub fn unique(prefix: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    format!("{prefix}-{}-{nanos}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst))
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!(
+        "{prefix}-{}-{nanos}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
 }
 
 pub fn test_config() -> Config {
@@ -74,7 +83,12 @@ pub async fn spawn_app_with(config: Config) -> TestApp {
 
 impl TestApp {
     pub async fn post(&self, path: &str, body: &str) -> reqwest::Response {
-        self.http.post(format!("{}{path}", self.url)).body(body.to_owned()).send().await.unwrap()
+        self.http
+            .post(format!("{}{path}", self.url))
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap()
     }
 
     /// Every item of the table, raw.
@@ -99,11 +113,20 @@ impl TestApp {
     }
 }
 
-pub async fn scan(dynamo: &aws_sdk_dynamodb::Client, table: &str) -> Vec<HashMap<String, AttributeValue>> {
+pub async fn scan(
+    dynamo: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> Vec<HashMap<String, AttributeValue>> {
     let mut items = Vec::new();
     let mut start = None;
     loop {
-        let page = dynamo.scan().table_name(table).set_exclusive_start_key(start).send().await.unwrap();
+        let page = dynamo
+            .scan()
+            .table_name(table)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap();
         items.extend(page.items.unwrap_or_default());
         start = page.last_evaluated_key;
         if start.is_none() {
