@@ -53,7 +53,18 @@ $(VENV)/bin/cargo-lambda: requirements/lambda.txt
 	@touch $@
 
 watch: venv $(VENV)/bin/cargo-lambda ## Run the functions under `cargo lambda watch` against the emulator.
-	@scripts/with-emulator.sh env PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda watch
+	cargo build -p audit-local
+	@scripts/with-emulator.sh bash -c 'target/debug/audit-local bootstrap && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda watch'
+
+package: $(VENV)/bin/cargo-lambda ## Build the three arm64 release bootstraps and print their sizes.
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --arm64 --bin write --bin drain --bin read
+	@for f in write drain read; do \
+	  printf '%-6s %s bytes\n' "$$f" "$$(stat -c %s target/lambda/$$f/bootstrap)"; \
+	done
+
+deploy: $(INFRA_VENV)/bin/cfn-lint $(VENV)/bin/cargo-lambda ## Build with SAM and deploy (guided the first time).
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(INFRA_VENV)/bin/sam build --beta-features --template-file infra/template.yaml
+	$(INFRA_VENV)/bin/sam deploy --guided
 
 INFRA_VENV := .venv-infra
 

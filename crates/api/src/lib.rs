@@ -1,6 +1,8 @@
 //! What the HTTP functions share: the API's error type with its one mapping onto status codes and
 //! the seed's JSON shapes, JSON answers, body limits, and logging set-up.
 
+pub mod metrics;
+
 use audit_domain::FieldErrors;
 use lambda_http::http::{header, HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -155,6 +157,12 @@ pub fn route_path(request: &Request) -> &str {
     }
 }
 
+/// Whether logs are for people (`AUDIT_LOG_FORMAT=text`) rather than JSON for CloudWatch.
+pub fn text_logs() -> bool {
+    static TEXT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *TEXT.get_or_init(|| std::env::var("AUDIT_LOG_FORMAT").is_ok_and(|f| f == "text"))
+}
+
 /// Sets up `tracing`: JSON lines (for CloudWatch) unless `AUDIT_LOG_FORMAT=text`; level from `RUST_LOG`.
 pub fn init_tracing() {
     use tracing_subscriber::EnvFilter;
@@ -162,7 +170,7 @@ pub fn init_tracing() {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false);
-    let result = if std::env::var("AUDIT_LOG_FORMAT").is_ok_and(|f| f == "text") {
+    let result = if text_logs() {
         builder.try_init()
     } else {
         builder.json().flatten_event(true).without_time().try_init()

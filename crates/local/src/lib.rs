@@ -51,6 +51,10 @@ pub struct Running {
     pub queue_url: String,
     pub dead_letter_queue_url: String,
     pub table: String,
+    /// The handlers the gateway calls, for tests that invoke them with raw Lambda events.
+    pub routes: Arc<gateway::Routes>,
+    /// The drain the poller feeds, likewise.
+    pub drain: Arc<Drain<DynamoStore>>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -70,6 +74,24 @@ fn queue_name(url: &str) -> &str {
     url.rsplit('/').next().unwrap_or(url)
 }
 
+/// Creates the template's table, indexes, queue and DLQ under the configured names, or finds them.
+pub async fn bootstrap(
+    config: &Config,
+    sdk: &aws_config::SdkConfig,
+    visibility_timeout: Option<u32>,
+) -> anyhow::Result<infra::Created> {
+    let spec = InfraSpec::from_template(infra::TEMPLATE)?;
+    let queue = queue_name(&config.queue_url).to_owned();
+    let names = ResourceNames {
+        table: config.table.clone(),
+        dead_letter_queue: format!("{queue}-dlq"),
+        queue,
+    };
+    let dynamo = aws_sdk_dynamodb::Client::new(sdk);
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    Ok(infra::ensure(&dynamo, &sqs, &spec, &names, visibility_timeout).await?)
+}
+
 /// Creates the template's resources (idempotently) and starts both halves of the runner.
 pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     let Settings {
@@ -81,14 +103,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     } = settings;
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let spec = InfraSpec::from_template(infra::TEMPLATE)?;
-    let queue = queue_name(&config.queue_url).to_owned();
-    let names = ResourceNames {
-        table: config.table.clone(),
-        dead_letter_queue: format!("{queue}-dlq"),
-        queue,
-    };
-    let created = infra::ensure(&dynamo, &sqs, &spec, &names, visibility_timeout).await?;
+    let created = bootstrap(&config, &sdk, visibility_timeout).await?;
     let queue_arn = sqs
         .get_queue_attributes()
         .queue_url(&created.queue_url)
@@ -113,7 +128,8 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     let (stop, stopped) = watch::channel(false);
     let listener = TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
-    let http_task = tokio::spawn(accept(listener, routes, stopped.clone()));
+    let http_task = tokio::spawn(accept(listener, routes.clone(), stopped.clone()));
+    let drain = Arc::new(Drain::new(DynamoStore::new(dynamo, &created.table), config.shards));
 
     let poller = poller::Poller {
         sqs,
@@ -123,7 +139,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
             .region()
             .map(|r| r.to_string())
             .unwrap_or_else(|| "us-east-1".into()),
-        drain: Drain::new(DynamoStore::new(dynamo, &created.table), config.shards),
+        drain: drain.clone(),
         wait: poll_wait,
     };
     let poll_task = tokio::spawn(poller.run(stopped));
@@ -133,6 +149,8 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         queue_url: created.queue_url,
         dead_letter_queue_url: created.dead_letter_queue_url,
         table: created.table,
+        routes,
+        drain,
         stop,
         tasks: vec![http_task, poll_task],
     })

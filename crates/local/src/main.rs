@@ -26,6 +26,12 @@ async fn main() -> anyhow::Result<()> {
         .or(Some(5));
     let config = Config::from_env()?;
     let sdk = sdk_config().await;
+    if std::env::args().nth(1).as_deref() == Some("bootstrap") {
+        // Only create the resources (for `make watch`, where cargo lambda runs the functions).
+        let created = audit_local::bootstrap(&config, &sdk, visibility_timeout).await?;
+        eprintln!("created or found: table {}, queue {}, DLQ {}", created.table, created.queue_url, created.dead_letter_queue_url);
+        return Ok(());
+    }
     let running = start(Settings {
         config,
         sdk,

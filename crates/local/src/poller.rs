@@ -23,7 +23,7 @@ pub struct Poller<S> {
     pub queue_url: String,
     pub queue_arn: String,
     pub region: String,
-    pub drain: Drain<S>,
+    pub drain: std::sync::Arc<Drain<S>>,
     /// Long-poll wait per receive call.
     pub wait: Duration,
 }

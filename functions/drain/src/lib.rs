@@ -8,6 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use audit_api::metrics::{self, Unit};
 use audit_domain::envelope;
 use audit_domain::keys::{CatalogueRecord, EventRecord};
 use audit_domain::ports::{EventStore, Record};
@@ -37,6 +38,8 @@ pub struct DrainReport {
     pub messages: usize,
     pub events: usize,
     pub items_written: usize,
+    /// Events (not catalogue entries) stored by this invocation.
+    pub events_written: usize,
     pub undecodable: usize,
     pub failed_messages: usize,
     pub retries: usize,
@@ -155,8 +158,9 @@ impl<S: EventStore> Drain<S> {
                     item.owners.iter().for_each(|&o| failed[o] = true);
                 } else {
                     report.items_written += 1;
-                    if let Record::Name(name) = &item.record {
-                        self.remember_name(name);
+                    match &item.record {
+                        Record::Name(name) => self.remember_name(name),
+                        Record::Event(_) => report.events_written += 1,
                     }
                 }
             }
@@ -182,6 +186,16 @@ impl<S: EventStore> Drain<S> {
             failed_messages = report.failed_messages,
             retries = report.retries,
             "batch drained"
+        );
+        metrics::emit(
+            "drain",
+            &[
+                ("EventsWritten", report.events_written as f64, Unit::Count),
+                ("ItemsWritten", report.items_written as f64, Unit::Count),
+                ("BatchItemFailures", report.failed_messages as f64, Unit::Count),
+                ("UndecodableMessages", report.undecodable as f64, Unit::Count),
+                ("WriteRetries", report.retries as f64, Unit::Count),
+            ],
         );
         (response, report)
     }

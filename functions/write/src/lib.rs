@@ -1,6 +1,7 @@
 //! The write function: validates events, stamps their ids and times, and enqueues them. It never
 //! touches DynamoDB, so a write costs one SQS request however busy the table is.
 
+use audit_api::metrics::{self, Unit};
 use audit_api::{json_body, json_response, route_path, ApiError};
 use audit_domain::event::InputError;
 use audit_domain::id::IdempotencyKey;
@@ -85,6 +86,7 @@ impl<Q: EventQueue> WriteHandler<Q> {
             idempotent = key.is_some(),
             "events accepted"
         );
+        metrics::emit("write", &[("EventsAccepted", events.len() as f64, Unit::Count)]);
 
         let views: Vec<_> = events.iter().map(Event::view).collect();
         let (body, location) = if batch {
