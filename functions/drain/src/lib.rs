@@ -67,6 +67,11 @@ impl<S: EventStore> Drain<S> {
         self
     }
 
+    /// The store the drain writes to (benchmarks read counters off it).
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
     pub fn with_concurrency(mut self, concurrency: usize) -> Self {
         self.concurrency = concurrency.max(1);
         self
@@ -192,8 +197,16 @@ impl<S: EventStore> Drain<S> {
             &[
                 ("EventsWritten", report.events_written as f64, Unit::Count),
                 ("ItemsWritten", report.items_written as f64, Unit::Count),
-                ("BatchItemFailures", report.failed_messages as f64, Unit::Count),
-                ("UndecodableMessages", report.undecodable as f64, Unit::Count),
+                (
+                    "BatchItemFailures",
+                    report.failed_messages as f64,
+                    Unit::Count,
+                ),
+                (
+                    "UndecodableMessages",
+                    report.undecodable as f64,
+                    Unit::Count,
+                ),
                 ("WriteRetries", report.retries as f64, Unit::Count),
             ],
         );

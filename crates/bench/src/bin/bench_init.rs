@@ -34,7 +34,10 @@ struct Runtime {
     seen: mpsc::UnboundedSender<Seen>,
 }
 
-async fn serve(runtime: Arc<Runtime>, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn serve(
+    runtime: Arc<Runtime>,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = request.uri().path().to_owned();
     if path.ends_with("/invocation/next") {
         let _ = runtime.seen.send(Seen::Next);
@@ -43,12 +46,22 @@ async fn serve(runtime: Arc<Runtime>, request: Request<Incoming>) -> Result<Resp
             tokio::time::sleep(Duration::from_secs(3600)).await;
             return Ok(Response::new(Full::new(Bytes::new())));
         };
-        let deadline = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() + 30_000;
+        let deadline = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+            + 30_000;
         let response = Response::builder()
             .header("lambda-runtime-aws-request-id", "bench-request-1")
             .header("lambda-runtime-deadline-ms", deadline.to_string())
-            .header("lambda-runtime-invoked-function-arn", "arn:aws:lambda:us-east-1:123456789012:function:bench")
-            .header("lambda-runtime-trace-id", "Root=1-00000000-000000000000000000000000")
+            .header(
+                "lambda-runtime-invoked-function-arn",
+                "arn:aws:lambda:us-east-1:123456789012:function:bench",
+            )
+            .header(
+                "lambda-runtime-trace-id",
+                "Root=1-00000000-000000000000000000000000",
+            )
             .body(Full::new(Bytes::from(event)))
             .unwrap();
         return Ok(response);
@@ -59,7 +72,10 @@ async fn serve(runtime: Arc<Runtime>, request: Request<Incoming>) -> Result<Resp
     } else if path.contains("/error") {
         let _ = runtime.seen.send(Seen::Answer { error: true });
     }
-    Ok(Response::builder().status(202).body(Full::new(Bytes::new())).unwrap())
+    Ok(Response::builder()
+        .status(202)
+        .body(Full::new(Bytes::new()))
+        .unwrap())
 }
 
 /// One start of `binary`: (init, first answer).
@@ -67,14 +83,21 @@ async fn measure(binary: &str, event: &[u8]) -> anyhow::Result<(Duration, Durati
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let runtime = Arc::new(Runtime { event: Mutex::new(Some(event.to_vec())), seen: tx });
+    let runtime = Arc::new(Runtime {
+        event: Mutex::new(Some(event.to_vec())),
+        seen: tx,
+    });
     let server = tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { break };
+            let Ok((stream, _)) = listener.accept().await else {
+                break;
+            };
             let runtime = runtime.clone();
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |r| serve(runtime.clone(), r));
-                let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
             });
         }
     });
@@ -99,7 +122,9 @@ async fn measure(binary: &str, event: &[u8]) -> anyhow::Result<(Duration, Durati
     let answer = loop {
         match tokio::time::timeout(limit, rx.recv()).await {
             Ok(Some(Seen::Answer { error: false })) => break start.elapsed(),
-            Ok(Some(Seen::Answer { error: true })) => bail!("{binary}: the first invocation failed"),
+            Ok(Some(Seen::Answer { error: true })) => {
+                bail!("{binary}: the first invocation failed")
+            }
             Ok(Some(Seen::Next)) => continue,
             _ => bail!("{binary}: no answer within {limit:?}"),
         }
@@ -121,12 +146,20 @@ fn ms(d: Duration) -> f64 {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
-    let runs: usize = args.next().context("usage: bench-init <runs> name=binary[:event.json] ...")?.parse()?;
+    let runs: usize = args
+        .next()
+        .context("usage: bench-init <runs> name=binary[:event.json] ...")?
+        .parse()?;
     let mut targets: Vec<(String, String, Vec<u8>)> = Vec::new();
     for arg in args {
-        let (name, rest) = arg.split_once('=').context("expected name=binary[:event.json]")?;
+        let (name, rest) = arg
+            .split_once('=')
+            .context("expected name=binary[:event.json]")?;
         let (binary, event) = match rest.split_once(':') {
-            Some((binary, path)) => (binary.to_owned(), std::fs::read(path).with_context(|| path.to_owned())?),
+            Some((binary, path)) => (
+                binary.to_owned(),
+                std::fs::read(path).with_context(|| path.to_owned())?,
+            ),
             None => (rest.to_owned(), b"{}".to_vec()),
         };
         targets.push((name.to_owned(), binary, event));
@@ -148,7 +181,10 @@ async fn main() -> anyhow::Result<()> {
         let (i, a) = &results["hello"];
         (median(i.clone()), median(a.clone()))
     };
-    println!("{:<8} {:>10} {:>8} {:>14} {:>8}", "binary", "init ms", "x hello", "1st answer ms", "x hello");
+    println!(
+        "{:<8} {:>10} {:>8} {:>14} {:>8}",
+        "binary", "init ms", "x hello", "1st answer ms", "x hello"
+    );
     for (name, _, _) in &targets {
         let (i, a) = &results[name];
         let (init, answer) = (median(i.clone()), median(a.clone()));

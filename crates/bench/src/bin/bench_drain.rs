@@ -1,0 +1,230 @@
+//! Drain throughput against raw `BatchWriteItem` calls of the same items, through the same emulator
+//! in one run, and the write units an event costs.
+//!
+//! Raw: the events' items (and their catalogue entries) in calls of 25, four calls in flight, with
+//! `UnprocessedItems` resent. Drain: the same number of events, one per SQS message as single writes
+//! send them, in `SqsEvent`s of 100 messages (the template's BatchSize), through the drain handler.
+//! Rounds alternate which side goes first; medians are reported.
+//!
+//! Usage: bench-drain [events per round, default 5000] [rounds, default 3]
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use audit_aws::infra::{self, InfraSpec, ResourceNames};
+use audit_aws::DynamoStore;
+use audit_bench::{events, sdk, size, unique};
+use audit_domain::envelope;
+use audit_domain::keys::{CatalogueRecord, EventRecord};
+use audit_domain::ports::{EventStore, Record, StoreError};
+use audit_domain::Event;
+use audit_drain::Drain;
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+use futures::stream::{self, StreamExt};
+
+/// Counts the store calls the drain makes.
+struct Counting {
+    inner: DynamoStore,
+    calls: AtomicUsize,
+}
+
+impl EventStore for Counting {
+    async fn write(&self, records: Vec<Record>) -> Result<Vec<Record>, StoreError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.inner.write(records).await
+    }
+}
+
+fn items_of(events: &[Event], shards: u32) -> Vec<size::Item> {
+    let mut names = HashSet::new();
+    let mut items: Vec<size::Item> = Vec::new();
+    for event in events {
+        items.push(serde_dynamo::to_item(EventRecord::new(event, shards)).unwrap());
+        let name = CatalogueRecord::new(event);
+        if names.insert(name.sk.clone()) {
+            items.push(serde_dynamo::to_item(name).unwrap());
+        }
+    }
+    items
+}
+
+async fn raw(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    items: Vec<size::Item>,
+) -> (Duration, usize) {
+    let calls = AtomicUsize::new(0);
+    let chunks: Vec<Vec<size::Item>> = items.chunks(25).map(<[_]>::to_vec).collect();
+    let start = Instant::now();
+    stream::iter(chunks)
+        .for_each_concurrent(audit_drain::DEFAULT_CONCURRENCY, |chunk| {
+            let calls = &calls;
+            async move {
+                let mut requests: Vec<WriteRequest> = chunk
+                    .into_iter()
+                    .map(|item| {
+                        WriteRequest::builder()
+                            .put_request(
+                                PutRequest::builder().set_item(Some(item)).build().unwrap(),
+                            )
+                            .build()
+                    })
+                    .collect();
+                while !requests.is_empty() {
+                    calls.fetch_add(1, Ordering::Relaxed);
+                    let output = client
+                        .batch_write_item()
+                        .request_items(table, requests)
+                        .send()
+                        .await
+                        .expect("raw write");
+                    requests = output
+                        .unprocessed_items
+                        .unwrap_or_default()
+                        .remove(table)
+                        .unwrap_or_default();
+                }
+            }
+        })
+        .await;
+    (start.elapsed(), calls.into_inner())
+}
+
+async fn drained(store: Counting, shards: u32, events: &[Event]) -> (Duration, usize) {
+    let drain = Drain::new(store, shards);
+    let batches: Vec<SqsEvent> = events
+        .chunks(100)
+        .enumerate()
+        .map(|(b, chunk)| {
+            let mut event = SqsEvent::default();
+            event.records = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, e)| {
+                    let mut m = SqsMessage::default();
+                    m.message_id = Some(format!("{b}-{i}"));
+                    m.body = Some(envelope::pack(std::slice::from_ref(e), 1 << 18).remove(0));
+                    m
+                })
+                .collect();
+            event
+        })
+        .collect();
+    let start = Instant::now();
+    for batch in batches {
+        let (response, _) = drain
+            .handle(batch, Instant::now() + Duration::from_secs(25))
+            .await;
+        assert!(
+            response.batch_item_failures.is_empty(),
+            "drain failed messages"
+        );
+    }
+    let elapsed = start.elapsed();
+    (elapsed, drain_calls(&drain))
+}
+
+fn drain_calls(drain: &Drain<Counting>) -> usize {
+    drain.store().calls.load(Ordering::Relaxed)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let n: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(5000);
+    let rounds: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(3);
+    let sdk = sdk().await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    let sqs = aws_sdk_sqs_client(&sdk);
+    let spec = InfraSpec::from_template(infra::TEMPLATE)?;
+    let mut tables = Vec::new();
+    for side in ["raw", "drain"] {
+        let names = ResourceNames {
+            table: unique(&format!("bench-{side}")),
+            queue: unique("bench-q"),
+            dead_letter_queue: unique("bench-dlq"),
+        };
+        tables.push(
+            infra::ensure(&dynamo, &sqs, &spec, &names, None)
+                .await?
+                .table,
+        );
+    }
+    let shards = 8;
+    let (mut raw_rates, mut drain_rates, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let mut calls_per_event = 0.0;
+    println!(
+        "bench-drain: {n} events a round, {rounds} rounds, through {}",
+        std::env::var("AWS_ENDPOINT_URL").unwrap_or_default()
+    );
+    for round in 0..rounds {
+        let raw_events = events(n, round as u64 * 2);
+        let drain_events = events(n, round as u64 * 2 + 1);
+        let raw_items = items_of(&raw_events, shards);
+        let store = Counting {
+            inner: DynamoStore::new(dynamo.clone(), &tables[1]),
+            calls: AtomicUsize::new(0),
+        };
+        let ((raw_time, _), (drain_time, calls)) = if round % 2 == 0 {
+            let r = raw(&dynamo, &tables[0], raw_items).await;
+            (r, drained(store, shards, &drain_events).await)
+        } else {
+            let d = drained(store, shards, &drain_events).await;
+            (raw(&dynamo, &tables[0], raw_items).await, d)
+        };
+        let (raw_rate, drain_rate) = (
+            n as f64 / raw_time.as_secs_f64(),
+            n as f64 / drain_time.as_secs_f64(),
+        );
+        calls_per_event = calls as f64 / n as f64;
+        println!(
+            "round {}: raw {raw_rate:.0} events/s, drain {drain_rate:.0} events/s, drain/raw {:.2}, BatchWriteItem calls per event {calls_per_event:.3}",
+            round + 1,
+            drain_rate / raw_rate
+        );
+        raw_rates.push(raw_rate);
+        drain_rates.push(drain_rate);
+        ratios.push(drain_rate / raw_rate);
+    }
+    println!(
+        "median: raw {:.0} events/s, drain {:.0} events/s, drain/raw {:.2} (target >= 0.70)",
+        median(raw_rates),
+        median(drain_rates),
+        median(ratios)
+    );
+    println!("drain BatchWriteItem calls per event: {calls_per_event:.3}");
+    write_units(&events(1000, 99), shards);
+    Ok(())
+}
+
+fn aws_sdk_sqs_client(sdk: &aws_config::SdkConfig) -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::new(sdk)
+}
+
+/// Write units per event, from the item and index-entry sizes, with and without a customer.
+fn write_units(events: &[Event], shards: u32) {
+    for (label, with_customer) in [("without customer_id", false), ("with customer_id", true)] {
+        let units: Vec<usize> = events
+            .iter()
+            .filter(|e| e.customer_id.is_some() == with_customer)
+            .map(|e| {
+                let item: size::Item = serde_dynamo::to_item(EventRecord::new(e, shards)).unwrap();
+                let (base, indexes) = size::write_units(&item);
+                base + indexes.iter().map(|(_, u)| u).sum::<usize>()
+            })
+            .collect();
+        let max = units.iter().max().copied().unwrap_or(0);
+        let mean = units.iter().sum::<usize>() as f64 / units.len().max(1) as f64;
+        println!(
+            "write units per event {label}: mean {mean:.2}, max {max} (target <= {})",
+            if with_customer { 4 } else { 3 }
+        );
+    }
+}

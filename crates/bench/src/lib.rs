@@ -1,0 +1,40 @@
+//! Shared pieces of the benchmarks: emulator clients, synthetic events, and DynamoDB's size rules.
+
+pub mod size;
+
+use audit_domain::{time, Event, EventId, NewEvent, Tenant};
+use serde_json::json;
+
+/// SDK config for the emulator named by `AWS_ENDPOINT_URL` (the Makefile sets it).
+pub async fn sdk() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+/// A name nothing else uses.
+pub fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{prefix}-{}-{nanos}", std::process::id())
+}
+
+/// Events of a realistic shape: 20 names, a 100-byte description, a customer on every other one,
+/// spread over the last 30 days.
+pub fn events(n: usize, seed: u64) -> Vec<Event> {
+    let now = time::now();
+    (0..n)
+        .map(|i| {
+            let k = (i as u64).wrapping_mul(6364136223846793005).wrapping_add(seed);
+            let mut body = json!({
+                "event_name": format!("service.event_{:02}", k % 20),
+                "description": format!("{:0<100}", format!("benchmark event {i}")),
+                "created_at": time::to_rfc3339(&(now - chrono::Duration::seconds((k % (30 * 86_400)) as i64))),
+            });
+            if i % 2 == 0 {
+                body["customer_id"] = json!(k % 500);
+            }
+            NewEvent::from_json(&body, now).expect("valid").stamp(EventId::generate(), Tenant::default(), now, 0)
+        })
+        .collect()
+}
