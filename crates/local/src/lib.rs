@@ -10,9 +10,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use audit_aws::index::DynamoReader;
 use audit_aws::infra::{self, InfraSpec, ResourceNames};
 use audit_aws::{Config, DynamoStore, SqsQueue};
 use audit_drain::Drain;
+use audit_read::ReadHandler;
 use audit_write::WriteHandler;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -25,6 +27,12 @@ use tokio::task::JoinHandle;
 /// A function handler as the gateway calls it.
 pub trait Handler: Send + Sync + 'static {
     fn call(&self, request: Request) -> Pin<Box<dyn Future<Output = Response<Body>> + Send + '_>>;
+}
+
+impl Handler for ReadHandler<DynamoReader> {
+    fn call(&self, request: Request) -> Pin<Box<dyn Future<Output = Response<Body>> + Send + '_>> {
+        Box::pin(self.handle(request))
+    }
 }
 
 impl Handler for WriteHandler<SqsQueue> {
@@ -185,16 +193,7 @@ async fn accept(
     }
 }
 
-/// The read function until it lands: every read route answers 404.
-fn read_handler(_config: &Config, _dynamo: &aws_sdk_dynamodb::Client) -> Arc<dyn Handler> {
-    struct NotFound;
-    impl Handler for NotFound {
-        fn call(
-            &self,
-            _request: Request,
-        ) -> Pin<Box<dyn Future<Output = Response<Body>> + Send + '_>> {
-            Box::pin(async { audit_api::ApiError::NotFound.into_response() })
-        }
-    }
-    Arc::new(NotFound)
+fn read_handler(config: &Config, dynamo: &aws_sdk_dynamodb::Client) -> Arc<dyn Handler> {
+    let reader = DynamoReader::new(dynamo.clone(), &config.table);
+    Arc::new(ReadHandler::new(reader, audit_read::context(config)))
 }

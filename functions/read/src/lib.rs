@@ -1,1 +1,134 @@
-//! placeholder
+//! The read function: `GET /api/read` (filtered, sorted, paged events) and `GET /api/logs/{id}`.
+//! It routes on method and path itself, so that the same handler serves API Gateway, the local
+//! runner and tests. Each request is metered and its cost logged as structured fields.
+
+use std::time::Instant;
+
+use audit_api::metrics::{self, Unit};
+use audit_api::{json_response, route_path, ApiError};
+use audit_aws::Config;
+use audit_domain::cursor::CursorKey;
+use audit_domain::query::ReadQuery;
+use audit_domain::read::{self, EventReader, ReadContext, ReadCost};
+use audit_domain::EventId;
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde_json::json;
+
+const READ_PATH: &str = "/api/read";
+const LOG_PREFIX: &str = "/api/logs/";
+
+/// The read context a deployment's configuration describes.
+pub fn context(config: &Config) -> ReadContext {
+    ReadContext {
+        tenant: config.tenant.clone(),
+        shards: config.shards,
+        cursor_key: CursorKey::new(config.cursor_key.expose().as_bytes()),
+    }
+}
+
+/// The handler, generic over the read port so that tests and the local runner use the very same code.
+pub struct ReadHandler<R> {
+    store: R,
+    context: ReadContext,
+}
+
+enum Route {
+    Read,
+    Log(Option<EventId>),
+}
+
+impl<R: EventReader> ReadHandler<R> {
+    pub fn new(store: R, context: ReadContext) -> Self {
+        Self { store, context }
+    }
+
+    /// Answers one API Gateway request; every failure becomes the API's JSON error shape.
+    pub async fn handle(&self, request: Request) -> Response<Body> {
+        self.handle_metered(request).await.0
+    }
+
+    /// Answers and reports what the answer cost the store.
+    pub async fn handle_metered(&self, request: Request) -> (Response<Body>, ReadCost) {
+        let started = Instant::now();
+        let store = self.store.metered();
+        let response = self
+            .route(&store, &request)
+            .await
+            .unwrap_or_else(ApiError::into_response);
+        let cost = store.cost();
+        let request_id = request.lambda_context_ref().map(|c| c.request_id.clone());
+        tracing::info!(
+            request_id = request_id.as_deref().unwrap_or("-"),
+            tenant = self.context.tenant.as_str(),
+            method = %request.method(),
+            path = request.uri().path(),
+            status = response.status().as_u16(),
+            requests = cost.requests,
+            items_read = cost.items_read,
+            count_requests = cost.count_requests,
+            count_items_read = cost.count_items_read,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "read served"
+        );
+        metrics::emit(
+            "read",
+            &[
+                ("StoreRequests", cost.requests as f64, Unit::Count),
+                ("ItemsRead", cost.items_read as f64, Unit::Count),
+                ("CountRequests", cost.count_requests as f64, Unit::Count),
+                ("CountItemsRead", cost.count_items_read as f64, Unit::Count),
+            ],
+        );
+        (response, cost)
+    }
+
+    async fn route(&self, store: &R, request: &Request) -> Result<Response<Body>, ApiError> {
+        let path = route_path(request);
+        let route = if path == READ_PATH {
+            Route::Read
+        } else if let Some(id) = path
+            .strip_prefix(LOG_PREFIX)
+            .filter(|id| !id.is_empty() && !id.contains('/'))
+        {
+            Route::Log(EventId::parse(id))
+        } else {
+            return Err(ApiError::NotFound);
+        };
+        if request.method() != Method::GET {
+            return Err(ApiError::MethodNotAllowed {
+                method: request.method().to_string(),
+                allow: "GET",
+            });
+        }
+        match route {
+            Route::Read => self.read(store, request).await,
+            Route::Log(None) => Err(ApiError::NotFound),
+            Route::Log(Some(id)) => match store.get(&self.context.tenant, &id).await {
+                Ok(Some(event)) => Ok(json_response(
+                    StatusCode::OK,
+                    &json!({ "log": event.view() }),
+                )),
+                Ok(None) => Err(ApiError::NotFound),
+                Err(error) => Err(ApiError::internal(error)),
+            },
+        }
+    }
+
+    async fn read(&self, store: &R, request: &Request) -> Result<Response<Body>, ApiError> {
+        let params = request.query_string_parameters();
+        let query = ReadQuery::parse(
+            params.iter(),
+            &self.context.tenant,
+            &self.context.cursor_key,
+        )
+        .map_err(ApiError::Invalid)?;
+        let page = read::read(store, &self.context, &query)
+            .await
+            .map_err(ApiError::internal)?;
+        Ok(json_response(StatusCode::OK, &page.to_json()))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,228 @@
+//! Reading one page's index entries for a plan, and counting every match.
+//!
+//! The page window: skip `offset` entries (zero after a cursor), keep `page_size`, and read one more
+//! to know whether another page follows. Each partition is asked for at most
+//! `offset + page_size + 1` entries, which is enough: the first `n` entries of a merge are among the
+//! first `n` of every partition.
+
+use std::future::Future;
+
+use futures::future::try_join_all;
+
+use crate::keys;
+use crate::ports::StoreError;
+use crate::query::{Direction, ReadQuery};
+use crate::read::plan::{after, filter_range, in_direction, Plan};
+use crate::read::port::{EventReader, Index, IndexQuery, KeyEntry, KeyPage, KeyRange};
+
+/// Partitions asked at the same time: enough to hide latency, few enough not to burst throttling.
+const FAN_OUT: usize = 16;
+
+/// The entries of one page, in order, and whether more follow.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Window {
+    pub entries: Vec<KeyEntry>,
+    pub has_more: bool,
+}
+
+/// Cuts the page out of entries that are already in order and start at the page's beginning
+/// minus `offset`.
+fn cut(entries: Vec<KeyEntry>, offset: usize, size: usize) -> Window {
+    let has_more = entries.len() > offset + size;
+    Window {
+        entries: entries.into_iter().skip(offset).take(size).collect(),
+        has_more,
+    }
+}
+
+/// Runs `call` on every query, `FAN_OUT` at a time, keeping their order. (Chunks rather than a
+/// buffered stream: a stream of borrowing closures loses `Send`, which Lambda needs.)
+async fn fan_out<'q, T, F, Fut>(queries: &'q [IndexQuery], call: F) -> Result<Vec<T>, StoreError>
+where
+    F: Fn(&'q IndexQuery) -> Fut,
+    Fut: Future<Output = Result<T, StoreError>>,
+{
+    let mut results = Vec::with_capacity(queries.len());
+    for chunk in queries.chunks(FAN_OUT) {
+        results.extend(try_join_all(chunk.iter().map(&call)).await?);
+    }
+    Ok(results)
+}
+
+async fn query_one<R: EventReader>(store: &R, query: &IndexQuery) -> Result<KeyPage, StoreError> {
+    if query.range.is_empty() || query.limit == Some(0) {
+        return Ok(KeyPage {
+            entries: Vec::new(),
+            exhausted: true,
+        });
+    }
+    store.query_keys(query).await
+}
+
+async fn count_one<R: EventReader>(store: &R, query: &IndexQuery) -> Result<u64, StoreError> {
+    if query.range.is_empty() {
+        return Ok(0);
+    }
+    store.count(query).await
+}
+
+fn partition_queries(
+    index: Index,
+    partitions: &[String],
+    range: &KeyRange,
+    direction: Direction,
+    limit: Option<usize>,
+    name_prefix: &Option<String>,
+) -> Vec<IndexQuery> {
+    partitions
+        .iter()
+        .map(|partition| IndexQuery {
+            index,
+            partition: partition.clone(),
+            range: range.clone(),
+            direction,
+            limit,
+            name_prefix: name_prefix.clone(),
+        })
+        .collect()
+}
+
+fn name_queries(plan: &Plan, range: &KeyRange) -> Vec<IndexQuery> {
+    match plan {
+        Plan::Names { tenant, names } => {
+            let partitions: Vec<String> = names
+                .iter()
+                .map(|n| keys::name_partition(tenant, n))
+                .collect();
+            partition_queries(
+                Index::ByName,
+                &partitions,
+                range,
+                Direction::Asc,
+                None,
+                &None,
+            )
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Reads the page's entries. `CustomerByName` also yields its total, which it gets for free.
+pub(crate) async fn window<R: EventReader>(
+    store: &R,
+    plan: &Plan,
+    query: &ReadQuery,
+) -> Result<(Window, Option<u64>), StoreError> {
+    let offset = usize::try_from(query.offset()).unwrap_or(usize::MAX);
+    let size = query.page_size.get() as usize;
+    let need = offset.saturating_add(size + 1);
+    let direction = query.sort.direction;
+    let base = filter_range(&query.filters);
+    let resume = query.after.as_ref();
+
+    match plan {
+        Plan::Empty => Ok((Window::default(), Some(0))),
+        Plan::Merge {
+            index,
+            partitions,
+            name_prefix,
+        } => {
+            let range = resume.map_or_else(|| base.clone(), |p| after(&base, &p.ts, direction));
+            let queries = partition_queries(
+                *index,
+                partitions,
+                &range,
+                direction,
+                Some(need),
+                name_prefix,
+            );
+            let pages = fan_out(&queries, |q| query_one(store, q)).await?;
+            let mut entries: Vec<KeyEntry> = pages.into_iter().flat_map(|p| p.entries).collect();
+            entries.sort_unstable_by(|a, b| in_direction(&a.ts, &b.ts, direction));
+            entries.truncate(need);
+            Ok((cut(entries, offset, size), None))
+        }
+        Plan::Names { tenant, names } => {
+            let mut entries = Vec::new();
+            for name in names {
+                if entries.len() >= need {
+                    break;
+                }
+                let range = match resume.and_then(|p| Some((p.name_key.as_deref()?, &p.ts))) {
+                    Some((at, ts)) => match in_direction(name.as_str(), at, direction) {
+                        std::cmp::Ordering::Less => continue,
+                        std::cmp::Ordering::Equal => after(&base, ts, direction),
+                        std::cmp::Ordering::Greater => base.clone(),
+                    },
+                    None => base.clone(),
+                };
+                let q = IndexQuery {
+                    index: Index::ByName,
+                    partition: keys::name_partition(tenant, name),
+                    range,
+                    direction,
+                    limit: Some(need - entries.len()),
+                    name_prefix: None,
+                };
+                let page = query_one(store, &q).await?;
+                entries.extend(page.entries.into_iter().map(|e| KeyEntry {
+                    ts: e.ts,
+                    name_key: Some(name.clone()),
+                }));
+            }
+            Ok((cut(entries, offset, size), None))
+        }
+        Plan::CustomerByName {
+            partition,
+            name_prefix,
+        } => {
+            let q = IndexQuery {
+                index: Index::ByCustomer,
+                partition: partition.clone(),
+                range: base,
+                direction: Direction::Asc,
+                limit: None,
+                name_prefix: name_prefix.clone(),
+            };
+            let mut entries = query_one(store, &q).await?.entries;
+            let total = entries.len() as u64;
+            let key = |e: &KeyEntry| (e.name_key.clone().unwrap_or_default(), e.ts.clone());
+            entries.sort_unstable_by_key(key);
+            if direction == Direction::Desc {
+                entries.reverse();
+            }
+            if let Some(p) = resume {
+                let at = (p.name_key.clone().unwrap_or_default(), p.ts.clone());
+                entries.retain(|e| in_direction(&key(e), &at, direction).is_gt());
+            }
+            Ok((cut(entries, offset, size), Some(total)))
+        }
+    }
+}
+
+/// Every entry the filters match, summed over the plan's partitions with `Select=COUNT`.
+pub(crate) async fn total<R: EventReader>(
+    store: &R,
+    plan: &Plan,
+    query: &ReadQuery,
+) -> Result<u64, StoreError> {
+    let range = filter_range(&query.filters);
+    let queries = match plan {
+        Plan::Empty | Plan::CustomerByName { .. } => return Ok(0),
+        Plan::Merge {
+            index,
+            partitions,
+            name_prefix,
+        } => partition_queries(
+            *index,
+            partitions,
+            &range,
+            Direction::Asc,
+            None,
+            name_prefix,
+        ),
+        Plan::Names { .. } => name_queries(plan, &range),
+    };
+    let counts = fan_out(&queries, |q| count_one(store, q)).await?;
+    Ok(counts.iter().sum())
+}

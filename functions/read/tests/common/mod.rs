@@ -1,0 +1,213 @@
+//! `spawn_app()` for the read function: a uniquely named table on the emulator (created from the
+//! template by `infra::ensure`), a handler on it, and seeding by plain `BatchWriteItem`.
+//! Needs the emulator at `AWS_ENDPOINT_URL` (default `http://127.0.0.1:4566`).
+
+#![allow(dead_code)] // Each test binary uses its own part of this helper.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use audit_aws::index::DynamoReader;
+use audit_aws::infra::{self, InfraSpec, ResourceNames};
+use audit_domain::cursor::CursorKey;
+use audit_domain::event::{Description, EventName};
+use audit_domain::keys::{CatalogueRecord, EventRecord};
+use audit_domain::read::{ReadContext, ReadCost};
+use audit_domain::{time, Event, EventId, Tenant};
+use audit_read::ReadHandler;
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use futures::stream::{self, StreamExt, TryStreamExt};
+use lambda_http::http::Method;
+use lambda_http::{Body, Request, RequestExt};
+use serde_json::Value;
+
+pub const SHARDS: u32 = 8;
+/// BatchWriteItem requests in flight while seeding: a few, as the brief asks of the emulator.
+const SEED_CONCURRENCY: usize = 4;
+
+pub struct TestApp {
+    pub dynamo: aws_sdk_dynamodb::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub table: String,
+    queues: [String; 2],
+    pub handler: ReadHandler<DynamoReader>,
+}
+
+async fn sdk() -> aws_config::SdkConfig {
+    let endpoint =
+        std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "http://127.0.0.1:4566".to_owned());
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "static",
+        ))
+        .load()
+        .await
+}
+
+/// A table no other test uses, and a read handler on it.
+pub async fn spawn_app(test: &str) -> TestApp {
+    let sdk = sdk().await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let base = format!("read-{test}-{nanos}-{}", std::process::id());
+    let names = ResourceNames {
+        table: format!("{base}-events"),
+        queue: format!("{base}-queue"),
+        dead_letter_queue: format!("{base}-dlq"),
+    };
+    let spec = InfraSpec::from_template(infra::TEMPLATE).expect("the template parses");
+    let created = infra::ensure(&dynamo, &sqs, &spec, &names, None)
+        .await
+        .expect("the emulator answers on AWS_ENDPOINT_URL");
+    let context = ReadContext {
+        tenant: Tenant::default(),
+        shards: SHARDS,
+        cursor_key: CursorKey::new(b"integration".to_vec()),
+    };
+    TestApp {
+        handler: ReadHandler::new(DynamoReader::new(dynamo.clone(), &created.table), context),
+        dynamo,
+        sqs,
+        table: created.table,
+        queues: [created.queue_url, created.dead_letter_queue_url],
+    }
+}
+
+/// An event as the write function would stamp it.
+pub fn event(name: &str, customer: Option<u64>, created_at: &str) -> Event {
+    let created_at = time::parse_rfc3339(created_at).expect("a valid test time");
+    Event {
+        id: EventId::generate(),
+        tenant: Tenant::default(),
+        event_name: EventName::parse(name.to_owned()).unwrap(),
+        description: Description::parse(format!("{name} happened")).unwrap(),
+        customer_id: customer,
+        created_at,
+        received_at: created_at,
+        metadata: None,
+        expires_at: None,
+    }
+}
+
+impl TestApp {
+    /// Stores events and their catalogue names as the drain would, with plain `BatchWriteItem`.
+    pub async fn seed(&self, events: &[Event]) {
+        let mut seen = HashSet::new();
+        let mut items: Vec<HashMap<String, AttributeValue>> = Vec::new();
+        for e in events {
+            items.push(serde_dynamo::to_item(EventRecord::new(e, SHARDS)).unwrap());
+            if seen.insert(e.event_name.key()) {
+                items.push(serde_dynamo::to_item(CatalogueRecord::new(e)).unwrap());
+            }
+        }
+        let batches: Vec<Vec<WriteRequest>> = items
+            .chunks(25)
+            .map(|chunk| {
+                chunk
+                    .iter()
+                    .map(|item| {
+                        let put = PutRequest::builder()
+                            .set_item(Some(item.clone()))
+                            .build()
+                            .unwrap();
+                        WriteRequest::builder().put_request(put).build()
+                    })
+                    .collect()
+            })
+            .collect();
+        stream::iter(batches)
+            .map(|batch| self.write(batch))
+            .buffer_unordered(SEED_CONCURRENCY)
+            .try_collect::<Vec<()>>()
+            .await
+            .expect("seeding succeeds");
+    }
+
+    async fn write(&self, mut batch: Vec<WriteRequest>) -> Result<(), aws_sdk_dynamodb::Error> {
+        for attempt in 0..10u32 {
+            let output = self
+                .dynamo
+                .batch_write_item()
+                .request_items(&self.table, batch)
+                .send()
+                .await?;
+            batch = output
+                .unprocessed_items
+                .unwrap_or_default()
+                .remove(&self.table)
+                .unwrap_or_default();
+            if batch.is_empty() {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+        }
+        panic!("the emulator kept items unprocessed");
+    }
+
+    /// `GET path?query` through the handler: status, JSON body, and what it cost.
+    pub async fn get(&self, path: &str, query: &[(&str, &str)]) -> (u16, Value, ReadCost) {
+        let params: HashMap<String, String> = query
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let request: Request = lambda_http::http::Request::builder()
+            .method(Method::GET)
+            .uri(path)
+            .body(Body::Empty)
+            .unwrap()
+            .with_query_string_parameters(params);
+        let (response, cost) = self.handler.handle_metered(request).await;
+        let body = match response.body() {
+            Body::Text(text) => serde_json::from_str(text).expect("a JSON answer"),
+            other => panic!("unexpected body {other:?}"),
+        };
+        (response.status().as_u16(), body, cost)
+    }
+
+    pub async fn read(&self, query: &[(&str, &str)]) -> Value {
+        let (status, body, _) = self.get("/api/read", query).await;
+        assert_eq!(status, 200, "{query:?}: {body}");
+        body
+    }
+
+    /// Follows `next_cursor` from the first page; returns the ids in order and the pages' bodies.
+    pub async fn walk(&self, query: &[(&str, &str)]) -> (Vec<String>, Vec<Value>) {
+        let mut pages = vec![self.read(query).await];
+        while let Some(cursor) = pages.last().unwrap()["metadata"]["next_cursor"]
+            .as_str()
+            .map(str::to_owned)
+        {
+            assert!(pages.len() < 1000, "the walk does not end");
+            pages.push(self.read(&[("cursor", &cursor)]).await);
+        }
+        (ids(&pages), pages)
+    }
+
+    pub async fn remove(&self) {
+        // Best effort: the emulator is shared, but a leftover only costs memory.
+        let _ = self
+            .dynamo
+            .delete_table()
+            .table_name(&self.table)
+            .send()
+            .await;
+        for url in &self.queues {
+            let _ = self.sqs.delete_queue().queue_url(url).send().await;
+        }
+    }
+}
+
+pub fn ids(pages: &[Value]) -> Vec<String> {
+    pages
+        .iter()
+        .flat_map(|p| p["logs"].as_array().unwrap().iter())
+        .map(|log| log["id"].as_str().unwrap().to_owned())
+        .collect()
+}
