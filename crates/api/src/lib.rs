@@ -165,15 +165,20 @@ pub fn text_logs() -> bool {
 
 /// Sets up `tracing`: JSON lines (for CloudWatch) unless `AUDIT_LOG_FORMAT=text`; level from `RUST_LOG`.
 pub fn init_tracing() {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false);
+    // `Targets` parses the usual `info,audit_aws=debug` syntax without EnvFilter's regex engine,
+    // which would add about a megabyte to every Lambda binary.
+    use tracing_subscriber::filter::Targets;
+    use tracing_subscriber::prelude::*;
+    let filter: Targets = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
+    let registry = tracing_subscriber::registry().with(filter);
     let result = if text_logs() {
-        builder.try_init()
+        registry.with(tracing_subscriber::fmt::layer().with_target(false)).try_init()
     } else {
-        builder.json().flatten_event(true).without_time().try_init()
+        let json = tracing_subscriber::fmt::layer().json().flatten_event(true).without_time().with_target(false);
+        registry.with(json).try_init()
     };
     // A second call (tests, the local runner) keeps the first subscriber.
     let _ = result;

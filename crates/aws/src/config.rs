@@ -95,7 +95,15 @@ impl Config {
 /// The AWS SDK configuration. Credentials, region and `AWS_ENDPOINT_URL` come from the standard
 /// environment, so the same code reaches the emulator locally and AWS when deployed.
 pub async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    sdk_loader().load().await
+}
+
+/// The SDK's default loader with the HTTPS client this project uses: rustls on ring, which keeps
+/// aws-lc (a large C library) out of the Lambda binaries. Certificates load on first use, not at init.
+pub fn sdk_loader() -> aws_config::ConfigLoader {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    let http = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(http)
 }
 
 #[cfg(test)]

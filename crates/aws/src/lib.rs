@@ -8,6 +8,6 @@ pub mod infra;
 pub mod queue;
 pub mod store;
 
-pub use config::{sdk_config, Config, Secret};
+pub use config::{sdk_config, sdk_loader, Config, Secret};
 pub use queue::SqsQueue;
 pub use store::DynamoStore;

@@ -5,14 +5,14 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use audit_aws::infra::{self, Created, InfraSpec, ResourceNames};
-use aws_config::{BehaviorVersion, Region};
+use aws_config::Region;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 async fn clients() -> (aws_sdk_dynamodb::Client, aws_sdk_sqs::Client) {
     let endpoint =
         std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "http://127.0.0.1:4566".to_owned());
-    let config = aws_config::defaults(BehaviorVersion::latest())
+    let config = audit_aws::sdk_loader()
         .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(

@@ -7,7 +7,7 @@ use serde_json::json;
 
 /// SDK config for the emulator named by `AWS_ENDPOINT_URL` (the Makefile sets it).
 pub async fn sdk() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    audit_aws::sdk_config().await
 }
 
 /// A name nothing else uses.

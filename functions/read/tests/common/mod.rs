@@ -15,7 +15,7 @@ use audit_domain::keys::{CatalogueRecord, EventRecord};
 use audit_domain::read::{ReadContext, ReadCost};
 use audit_domain::{time, Event, EventId, Tenant};
 use audit_read::ReadHandler;
-use aws_config::{BehaviorVersion, Region};
+use aws_config::Region;
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use lambda_http::http::Method;
@@ -37,7 +37,7 @@ pub struct TestApp {
 async fn sdk() -> aws_config::SdkConfig {
     let endpoint =
         std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "http://127.0.0.1:4566".to_owned());
-    aws_config::defaults(BehaviorVersion::latest())
+    audit_aws::sdk_loader()
         .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
