@@ -25,8 +25,14 @@ pub fn endpoint() -> String {
 }
 
 pub async fn sdk() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint())
+    sdk_at(&endpoint()).await
+}
+
+/// The SDK configuration for another endpoint than the emulator's, such as a fault-injecting proxy
+/// in front of it.
+pub async fn sdk_at(endpoint: &str) -> aws_config::SdkConfig {
+    audit_aws::sdk_loader()
+        .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
             "test", "test", None, None, "tests",
