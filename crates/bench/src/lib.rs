@@ -19,22 +19,30 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{nanos}", std::process::id())
 }
 
-/// Events of a realistic shape: 20 names, a 100-byte description, a customer on every other one,
+/// Events of a realistic shape: 20 names, a 100-byte description, a customer (one of 50) on every other one,
 /// spread over the last 30 days.
 pub fn events(n: usize, seed: u64) -> Vec<Event> {
     let now = time::now();
     (0..n)
         .map(|i| {
-            let k = (i as u64).wrapping_mul(6364136223846793005).wrapping_add(seed);
+            let k = mix((i as u64) ^ seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
             let mut body = json!({
                 "event_name": format!("service.event_{:02}", k % 20),
                 "description": format!("{:0<100}", format!("benchmark event {i}")),
                 "created_at": time::to_rfc3339(&(now - chrono::Duration::seconds((k % (30 * 86_400)) as i64))),
             });
-            if i % 2 == 0 {
-                body["customer_id"] = json!(k % 500);
+            if (k >> 32) % 2 == 0 {
+                body["customer_id"] = json!(k % 50);
             }
             NewEvent::from_json(&body, now).expect("valid").stamp(EventId::generate(), Tenant::default(), now, 0)
         })
         .collect()
+}
+
+/// SplitMix64's finaliser: a well-spread pseudo-random number from a counter.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }

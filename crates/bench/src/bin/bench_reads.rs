@@ -1,0 +1,183 @@
+//! Read cost per page, as counts: DynamoDB items read and requests made for page 1 and for a page
+//! reached by cursor, at two table sizes, through the read function's own handler. The COUNT query
+//! behind `total_records` is reported apart: it is the one part that grows with the data.
+//!
+//! Usage: bench-reads [small, default 1000] [large, default 100000]
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use audit_aws::index::DynamoReader;
+use audit_aws::infra::{self, InfraSpec, ResourceNames};
+use audit_aws::Config;
+use audit_bench::{events, sdk, size, unique};
+use audit_domain::keys::{CatalogueRecord, EventRecord};
+use audit_domain::read::ReadCost;
+use audit_read::{context, ReadHandler};
+use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+use futures::stream::{self, StreamExt};
+use lambda_http::{Body, Request, RequestExt};
+use serde_json::Value;
+
+const SHAPES: [(&str, &[(&str, &str)]); 6] = [
+    ("newest first (8 shards merged)", &[]),
+    (
+        "sort=created_at (8 shards merged)",
+        &[("sort", "created_at")],
+    ),
+    (
+        "event_name=service.event_1 (10 names)",
+        &[("event_name", "service.event_1")],
+    ),
+    ("sort=event_name (name walk)", &[("sort", "event_name")]),
+    ("customer_id=7", &[("customer_id", "7")]),
+    (
+        "customer_id=7&event_name=service.event_0 (filtered)",
+        &[("customer_id", "7"), ("event_name", "service.event_0")],
+    ),
+];
+
+async fn seed(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    n: usize,
+    seed: u64,
+    names: &mut HashSet<String>,
+) {
+    let mut items: Vec<size::Item> = Vec::new();
+    for event in events(n, seed) {
+        items.push(serde_dynamo::to_item(EventRecord::new(&event, 8)).unwrap());
+        let name = CatalogueRecord::new(&event);
+        if names.insert(name.sk.clone()) {
+            items.push(serde_dynamo::to_item(name).unwrap());
+        }
+    }
+    let chunks: Vec<Vec<size::Item>> = items.chunks(25).map(<[_]>::to_vec).collect();
+    let total = chunks.len();
+    let start = Instant::now();
+    stream::iter(chunks.into_iter().enumerate())
+        .for_each_concurrent(4, |(i, chunk)| async move {
+            let mut requests: Vec<WriteRequest> = chunk
+                .into_iter()
+                .map(|item| {
+                    WriteRequest::builder()
+                        .put_request(PutRequest::builder().set_item(Some(item)).build().unwrap())
+                        .build()
+                })
+                .collect();
+            while !requests.is_empty() {
+                let output = client
+                    .batch_write_item()
+                    .request_items(table, requests)
+                    .send()
+                    .await
+                    .expect("seed write");
+                requests = output
+                    .unprocessed_items
+                    .unwrap_or_default()
+                    .remove(table)
+                    .unwrap_or_default();
+            }
+            if i % 400 == 0 {
+                eprintln!(
+                    "bench-reads: seeding {}/{} calls ({:.0?})",
+                    i,
+                    total,
+                    start.elapsed()
+                );
+            }
+        })
+        .await;
+}
+
+async fn get(handler: &ReadHandler<DynamoReader>, query: &[(&str, &str)]) -> (Value, ReadCost) {
+    let params: HashMap<String, String> = query
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let request: Request = lambda_http::http::Request::builder()
+        .uri("/api/read")
+        .body(Body::Empty)
+        .unwrap()
+        .with_query_string_parameters(params);
+    let (response, cost) = handler.handle_metered(request).await;
+    assert_eq!(response.status(), 200, "{query:?}");
+    let Body::Text(text) = response.body() else {
+        panic!("not text")
+    };
+    (serde_json::from_str(text).unwrap(), cost)
+}
+
+async fn measure(handler: &ReadHandler<DynamoReader>, size: usize) {
+    for (label, query) in SHAPES {
+        let (first, cost1) = get(handler, query).await;
+        let cursor = first["metadata"]["next_cursor"].as_str().map(str::to_owned);
+        let cost2 = match cursor {
+            Some(c) => Some(get(handler, &[("cursor", c.as_str())]).await.1),
+            None => None,
+        };
+        let page = |c: &ReadCost| format!("{:>4} items {:>3} req", c.items_read, c.requests);
+        println!(
+            "{size:>7} | {label:<52} | {} | {} | count {:>6} items {:>3} req | total {}",
+            page(&cost1),
+            cost2
+                .as_ref()
+                .map(page)
+                .unwrap_or_else(|| "   (no next page)   ".into()),
+            cost1.count_items_read,
+            cost1.count_requests,
+            first["metadata"]["total_records"]
+        );
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let small: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(1000);
+    let large: usize = args
+        .next()
+        .map(|a| a.parse())
+        .transpose()?
+        .unwrap_or(100_000);
+    let sdk = sdk().await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let names = ResourceNames {
+        table: unique("bench-reads"),
+        queue: unique("bench-reads-q"),
+        dead_letter_queue: unique("bench-reads-dlq"),
+    };
+    let created = infra::ensure(
+        &dynamo,
+        &sqs,
+        &InfraSpec::from_template(infra::TEMPLATE)?,
+        &names,
+        None,
+    )
+    .await?;
+    let mut config = Config::from_lookup(|_| None)?;
+    config.table = created.table.clone();
+    let handler = ReadHandler::new(
+        DynamoReader::new(dynamo.clone(), &created.table),
+        context(&config),
+    );
+    println!("bench-reads: page_size 20; items read = index entries examined + items fetched");
+    println!(
+        "{:>7} | {:<52} | {:<20} | {:<20} | total_records COUNT",
+        "events", "query", "page 1", "page 2 by cursor"
+    );
+    let mut seen = HashSet::new();
+    seed(&dynamo, &created.table, small, 1, &mut seen).await;
+    measure(&handler, small).await;
+    let start = Instant::now();
+    seed(&dynamo, &created.table, large - small, 2, &mut seen).await;
+    eprintln!(
+        "bench-reads: seeded {} more events in {:.1?}",
+        large - small,
+        start.elapsed()
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    measure(&handler, large).await;
+    Ok(())
+}
