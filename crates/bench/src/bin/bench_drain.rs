@@ -220,6 +220,24 @@ fn write_units(events: &[Event], shards: u32) {
                 base + indexes.iter().map(|(_, u)| u).sum::<usize>()
             })
             .collect();
+        let sizes: Vec<(usize, usize)> = events
+            .iter()
+            .filter(|e| e.customer_id.is_some() == with_customer)
+            .map(|e| {
+                let item: size::Item = serde_dynamo::to_item(EventRecord::new(e, shards)).unwrap();
+                let indexes = [("tp", &[][..]), ("np", &[][..]), ("cp", &["name_key"][..])]
+                    .iter()
+                    .filter_map(|(key, projected)| size::index_entry_size(&item, &[key, "ts"], projected))
+                    .sum::<usize>();
+                (size::item_size(&item), indexes)
+            })
+            .collect();
+        let n = sizes.len().max(1) as f64;
+        println!(
+            "stored bytes per event {label}: item {:.0}, index entries {:.0}",
+            sizes.iter().map(|s| s.0).sum::<usize>() as f64 / n,
+            sizes.iter().map(|s| s.1).sum::<usize>() as f64 / n
+        );
         let max = units.iter().max().copied().unwrap_or(0);
         let mean = units.iter().sum::<usize>() as f64 / units.len().max(1) as f64;
         println!(

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# `make bench`: every benchmark in one run, against the emulator, printing its figures (and saving
+# them to .run/bench.txt). Nothing here is a test: figures are reported, not asserted.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p .run
+export RUST_LOG="${RUST_LOG:-warn}" AUDIT_LOG_FORMAT=text
+EVENTS="${BENCH_DRAIN_EVENTS:-5000}"
+LARGE="${BENCH_READS_LARGE:-100000}"
+RUNS="${BENCH_INIT_RUNS:-20}"
+
+{
+  echo "# make bench, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, emulator $AWS_ENDPOINT_URL"
+  echo
+  echo "## drain throughput against raw BatchWriteItem, and write units per event"
+  target/release/bench-drain "$EVENTS" 3
+  echo
+  echo "## read cost per page"
+  target/release/bench-reads 1000 "$LARGE"
+  echo
+  echo "## init time (process start to first /invocation/next) and first answer, against hello-world"
+  # The functions' first answers need their table and queue to exist.
+  export AUDIT_TABLE=bench-init-events AUDIT_QUEUE_URL="$AWS_ENDPOINT_URL/123456789012/bench-init-events"
+  target/release/audit-local bootstrap 2>/dev/null
+  target/release/bench-init "$RUNS" \
+    hello=target/release/hello \
+    write=target/release/write:events/write-valid.json \
+    read=target/release/read:events/read-filters.json \
+    drain=target/release/drain:events/sqs-batch.json
+  echo
+  echo "## release arm64 bootstrap sizes (make package)"
+  for f in write drain read; do
+    if [[ -f target/lambda/$f/bootstrap ]]; then
+      printf '%-6s %9d bytes\n' "$f" "$(stat -c %s "target/lambda/$f/bootstrap")"
+    else
+      echo "$f: not built; run make package"
+    fi
+  done
+} 2>&1 | grep --line-buffered -v 'seeding' | tee .run/bench.txt
