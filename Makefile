@@ -33,12 +33,21 @@ emulator: venv ## Start moto on 127.0.0.1:4566 (unless an emulator already answe
 emulator-stop: ## Stop the moto server that `make emulator` started.
 	@scripts/emulator.sh stop
 
-dev: venv ## Run the whole service on 127.0.0.1:3050 against the emulator (Ctrl-C stops everything).
+dev: venv ## Run the service on 127.0.0.1:3050 against the emulator, print a dev API key (Ctrl-C stops).
 	cargo build -p audit-local
-	@scripts/with-emulator.sh target/debug/audit-local
+	@AUDIT_AUTH="$${AUDIT_AUTH:-optional}" AUDIT_DEV_KEY_FILE=.run/dev-api-key scripts/with-emulator.sh target/debug/audit-local
 
 test: venv ## Run every test: unit, property and integration tests against the emulator.
 	@scripts/with-emulator.sh cargo test --workspace --all-targets
+
+.PHONY: test-faults
+test-faults: venv ## Fault suite: kills, outages, throttling, redelivery, poison; each 201 is stored once.
+	cargo build -p audit-local
+	@scripts/with-emulator.sh cargo test -p audit-local --test faults -- --ignored --test-threads=1 --nocapture
+
+bench: venv ## Benchmarks: drain vs raw BatchWriteItem, read cost per page at 1k and 100k, init time, sizes.
+	cargo build --release -p audit-bench -p audit-local -p audit-write -p audit-drain -p audit-read
+	@scripts/with-emulator.sh scripts/bench.sh
 
 lint: ## Formatting and clippy, as CI runs them.
 	cargo fmt --all --check
@@ -76,3 +85,20 @@ $(INFRA_VENV)/bin/cfn-lint: infra/requirements.txt
 validate: $(INFRA_VENV)/bin/cfn-lint ## Lint the SAM template offline (cfn-lint and sam validate --lint).
 	$(INFRA_VENV)/bin/cfn-lint infra/template.yaml
 	$(INFRA_VENV)/bin/sam validate --lint --template-file infra/template.yaml
+
+FUZZ_VENV := .venv-fuzz
+
+$(FUZZ_VENV)/bin/schemathesis: requirements/fuzz.txt
+	@test -x $(FUZZ_VENV)/bin/python || $(PYTHON) -m venv $(FUZZ_VENV)
+	$(FUZZ_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/fuzz.txt
+	@touch $@
+
+.PHONY: fuzz load
+
+fuzz: venv $(FUZZ_VENV)/bin/schemathesis ## Fuzz the API against openapi.yaml with schemathesis (runner on 127.0.0.1:3051).
+	cargo build -p audit-local
+	@scripts/with-emulator.sh scripts/fuzz.sh
+
+load: venv ## Load-test writes and reads (8 clients, 20 s, 5,000 events) and prove none is lost or doubled.
+	cargo build -p audit-loadgen
+	@scripts/with-emulator.sh env RUST_LOG=warn target/debug/audit-load $(LOAD_ARGS)

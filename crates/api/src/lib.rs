@@ -1,8 +1,10 @@
 //! What the HTTP functions share: the API's error type with its one mapping onto status codes and
 //! the seed's JSON shapes, JSON answers, body limits, and logging set-up.
 
+pub mod auth;
 pub mod metrics;
 
+use audit_domain::auth::Scope;
 use audit_domain::FieldErrors;
 use lambda_http::http::{header, HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -22,6 +24,13 @@ pub enum ApiError {
     /// 400: the body or a header is malformed (not JSON, empty, unknown field, bad header).
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// 401: no API key, or one that is malformed, unknown, expired or revoked. One message for all,
+    /// so that a caller cannot tell an unknown key from a revoked one.
+    #[error("invalid or missing API key")]
+    Unauthenticated,
+    /// 403: a valid key that lacks the scope the route needs.
+    #[error("this API key lacks the {0} scope")]
+    Forbidden(Scope),
     /// 404: no such route, or no such event.
     #[error("not found")]
     NotFound,
@@ -53,6 +62,8 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -66,6 +77,7 @@ impl ApiError {
         let status = self.status();
         let message: Value = match &self {
             Self::BadRequest(message) => json!(message),
+            Self::Unauthenticated | Self::Forbidden(_) => json!(self.to_string()),
             Self::NotFound => json!("the requested resource could not be found"),
             Self::MethodNotAllowed { method, .. } => json!(format!(
                 "the {method} method is not supported for this resource"
@@ -89,6 +101,11 @@ impl ApiError {
             response
                 .headers_mut()
                 .insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }
@@ -175,9 +192,15 @@ pub fn init_tracing() {
         .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
     let registry = tracing_subscriber::registry().with(filter);
     let result = if text_logs() {
-        registry.with(tracing_subscriber::fmt::layer().with_target(false)).try_init()
+        registry
+            .with(tracing_subscriber::fmt::layer().with_target(false))
+            .try_init()
     } else {
-        let json = tracing_subscriber::fmt::layer().json().flatten_event(true).without_time().with_target(false);
+        let json = tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .without_time()
+            .with_target(false);
         registry.with(json).try_init()
     };
     // A second call (tests, the local runner) keeps the first subscriber.
@@ -225,6 +248,23 @@ mod tests {
         assert_eq!(
             body_of(&response)["error"],
             "the GET method is not supported for this resource"
+        );
+    }
+
+    #[test]
+    fn auth_failures_answer_401_and_403_with_fixed_messages() {
+        let response = ApiError::Unauthenticated.into_response();
+        assert_eq!(response.status(), 401);
+        assert_eq!(response.headers()[header::WWW_AUTHENTICATE], "Bearer");
+        assert_eq!(
+            body_of(&response),
+            json!({"error": "invalid or missing API key"})
+        );
+        let response = ApiError::Forbidden(Scope::Write).into_response();
+        assert_eq!(response.status(), 403);
+        assert_eq!(
+            body_of(&response),
+            json!({"error": "this API key lacks the logs:write scope"})
         );
     }
 

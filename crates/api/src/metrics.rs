@@ -24,8 +24,10 @@ impl Unit {
 
 /// Builds the EMF document for `metrics`, dimensioned by function.
 pub fn document(function: &str, metrics: &[(&str, f64, Unit)], timestamp_ms: i64) -> Value {
-    let definitions: Vec<Value> =
-        metrics.iter().map(|(name, _, unit)| json!({"Name": name, "Unit": unit.as_str()})).collect();
+    let definitions: Vec<Value> = metrics
+        .iter()
+        .map(|(name, _, unit)| json!({"Name": name, "Unit": unit.as_str()}))
+        .collect();
     let mut root = Map::new();
     root.insert(
         "_aws".into(),
@@ -61,9 +63,19 @@ mod tests {
 
     #[test]
     fn document_declares_every_metric_it_carries() {
-        let doc = document("drain", &[("EventsWritten", 12.0, Unit::Count), ("Retries", 1.0, Unit::Count)], 1_700_000_000_000);
+        let doc = document(
+            "drain",
+            &[
+                ("EventsWritten", 12.0, Unit::Count),
+                ("Retries", 1.0, Unit::Count),
+            ],
+            1_700_000_000_000,
+        );
         assert_eq!(doc["_aws"]["CloudWatchMetrics"][0]["Namespace"], "AuditLog");
-        assert_eq!(doc["_aws"]["CloudWatchMetrics"][0]["Metrics"][1]["Name"], "Retries");
+        assert_eq!(
+            doc["_aws"]["CloudWatchMetrics"][0]["Metrics"][1]["Name"],
+            "Retries"
+        );
         assert_eq!(doc["_aws"]["Timestamp"], 1_700_000_000_000i64);
         assert_eq!(doc["Function"], "drain");
         assert_eq!(doc["EventsWritten"], 12.0);

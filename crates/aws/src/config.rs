@@ -1,6 +1,11 @@
 //! The typed configuration, read from the environment once at start-up. Every field has a default
 //! that works against the local emulator, so `make dev` needs no settings at all.
 
+use std::time::Duration;
+
+/// Re-exported so that tools setting `Config::auth` need no domain dependency.
+pub use audit_domain::auth::AuthMode;
+use audit_domain::auth::AuthPolicy;
 use audit_domain::Tenant;
 
 /// A secret that cannot be printed by accident: `Debug` shows only that it is there.
@@ -38,8 +43,16 @@ pub struct Config {
     pub retention_days: u32,
     /// `AUDIT_CURSOR_KEY`: the HMAC key that signs read cursors. The default is for local use only.
     pub cursor_key: Secret,
-    /// The tenant every request acts for until API keys exist.
+    /// The tenant a request without any API key acts for when `auth` is `optional`.
     pub tenant: Tenant,
+    /// `AUDIT_AUTH`: `required` (the default, and the template's) or `optional`, where a request
+    /// with no key acts for `tenant` with every scope (for `make dev`); a presented key is always
+    /// verified.
+    pub auth: AuthMode,
+    /// `AUDIT_KEY_CACHE_SECONDS` (default 30): how long an instance trusts a key it has read, so
+    /// the longest a revocation takes to reach every warm instance. Lower means faster revocation
+    /// and one `GetItem` per key per instance that often.
+    pub key_cache_ttl: Duration,
 }
 
 /// The cursor key used when none is configured; fine on a laptop, never in AWS.
@@ -88,7 +101,23 @@ impl Config {
             retention_days: number("AUDIT_RETENTION_DAYS", 0, 0)?,
             cursor_key: Secret::new(text("AUDIT_CURSOR_KEY", DEV_CURSOR_KEY)),
             tenant: Tenant::default(),
+            auth: match lookup("AUDIT_AUTH").filter(|v| !v.is_empty()) {
+                None => AuthMode::Required,
+                Some(v) => AuthMode::parse(&v).ok_or_else(|| ConfigError {
+                    name: "AUDIT_AUTH",
+                    reason: format!("expected required or optional, got {v:?}"),
+                })?,
+            },
+            key_cache_ttl: Duration::from_secs(number("AUDIT_KEY_CACHE_SECONDS", 30, 0)?.into()),
         })
+    }
+
+    /// How the functions verify API keys under this configuration.
+    pub fn auth_policy(&self) -> AuthPolicy {
+        AuthPolicy {
+            anonymous: self.tenant.clone(),
+            ..AuthPolicy::new(self.auth).with_ttl(self.key_cache_ttl)
+        }
     }
 }
 
@@ -102,7 +131,9 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
 /// aws-lc (a large C library) out of the Lambda binaries. Certificates load on first use, not at init.
 pub fn sdk_loader() -> aws_config::ConfigLoader {
     use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
-    let http = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https();
     aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(http)
 }
 
@@ -126,6 +157,24 @@ mod tests {
         assert_eq!(c.shards, 8);
         assert_eq!(c.retention_days, 0);
         assert_eq!(c.cursor_key.expose(), DEV_CURSOR_KEY);
+        assert_eq!(c.auth, AuthMode::Required);
+        assert_eq!(c.key_cache_ttl, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn auth_mode_is_read_and_checked() {
+        assert_eq!(
+            config(&[("AUDIT_AUTH", "optional")]).unwrap().auth,
+            AuthMode::Optional
+        );
+        assert_eq!(
+            config(&[("AUDIT_AUTH", "off")]).unwrap_err().name,
+            "AUDIT_AUTH"
+        );
+        let c = config(&[("AUDIT_KEY_CACHE_SECONDS", "2")]).unwrap();
+        assert_eq!(c.auth_policy().ttl, Duration::from_secs(2));
+        assert_eq!(c.auth_policy().miss_ttl, Duration::from_secs(2));
+        assert_eq!(c.auth_policy().anonymous, Tenant::default());
     }
 
     #[test]

@@ -5,9 +5,11 @@ pub mod config;
 mod error;
 pub mod index;
 pub mod infra;
+pub mod keys;
 pub mod queue;
 pub mod store;
 
 pub use config::{sdk_config, sdk_loader, Config, Secret};
+pub use keys::DynamoKeys;
 pub use queue::SqsQueue;
 pub use store::DynamoStore;

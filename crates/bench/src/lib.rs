@@ -31,7 +31,7 @@ pub fn events(n: usize, seed: u64) -> Vec<Event> {
                 "description": format!("{:0<100}", format!("benchmark event {i}")),
                 "created_at": time::to_rfc3339(&(now - chrono::Duration::seconds((k % (30 * 86_400)) as i64))),
             });
-            if (k >> 32) % 2 == 0 {
+            if (k >> 32).is_multiple_of(2) {
                 body["customer_id"] = json!(k % 50);
             }
             NewEvent::from_json(&body, now).expect("valid").stamp(EventId::generate(), Tenant::default(), now, 0)

@@ -5,9 +5,12 @@
 //! |---|---|---|
 //! | event | `E#<tenant>#<id>` | `E` |
 //! | name catalogue | `N#<tenant>` | `<name_key>` |
+//! | API key (verification) | `K#<key_id>` | `K` |
+//! | API key (tenant's listing) | `KT#<tenant>` | `<key_id>` |
 
 use serde::{Deserialize, Serialize};
 
+use crate::auth::{KeyId, KeyInfo, KeyRecord, Scopes, SecretHash};
 use crate::event::{Event, Tenant};
 use crate::id::EventId;
 use crate::time;
@@ -151,6 +154,98 @@ impl CatalogueRecord {
     }
 }
 
+/// The sort key of a key's verification item.
+pub const KEY_SK: &str = "K";
+
+/// The verification item: one `GetItem` by the id a request presents.
+pub fn key_pk(id: &KeyId) -> String {
+    format!("K#{}", id.as_str())
+}
+
+/// A tenant's keys, one item each, so that listing them is one Query.
+pub fn key_listing_pk(tenant: &Tenant) -> String {
+    format!("KT#{}", tenant.as_str())
+}
+
+/// An API key as a DynamoDB item. The verification item carries `secret_hash`; the listing item
+/// does not. No index attribute is set, so key items never appear in the event indexes. The
+/// expiry is `key_expires_at`, not `expires_at`: that is the table's TTL attribute (epoch seconds),
+/// and DynamoDB would delete the item, which must instead stay as a record of the key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyItem {
+    pub pk: String,
+    pub sk: String,
+    pub key_id: String,
+    pub tenant: String,
+    pub scopes: Vec<String>,
+    pub created_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_expires_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_hash: Option<String>,
+}
+
+impl KeyItem {
+    fn with_key(info: &KeyInfo, pk: String, sk: String) -> Self {
+        let time = |t: &Option<chrono::DateTime<chrono::Utc>>| t.as_ref().map(time::to_rfc3339);
+        Self {
+            pk,
+            sk,
+            key_id: info.key_id.as_str().to_owned(),
+            tenant: info.tenant.as_str().to_owned(),
+            scopes: info.scopes.to_strings(),
+            created_at: time::to_rfc3339(&info.created_at),
+            key_expires_at: time(&info.expires_at),
+            revoked_at: time(&info.revoked_at),
+            secret_hash: None,
+        }
+    }
+
+    /// The item `GetItem` finds when a request presents the key.
+    pub fn verification(record: &KeyRecord) -> Self {
+        let info = &record.info;
+        Self {
+            secret_hash: Some(record.secret_hash.to_hex()),
+            ..Self::with_key(info, key_pk(&info.key_id), KEY_SK.to_owned())
+        }
+    }
+
+    /// The item in the tenant's listing: everything but the hash.
+    pub fn listing(info: &KeyInfo) -> Self {
+        Self::with_key(
+            info,
+            key_listing_pk(&info.tenant),
+            info.key_id.as_str().to_owned(),
+        )
+    }
+
+    /// The public facts; `None` if the item was not written by this code.
+    pub fn info(&self) -> Option<KeyInfo> {
+        let time = |t: &Option<String>| match t {
+            None => Some(None),
+            Some(text) => time::parse_rfc3339(text).map(Some),
+        };
+        Some(KeyInfo {
+            key_id: KeyId::parse(&self.key_id)?,
+            tenant: Tenant::parse(&self.tenant).ok()?,
+            scopes: Scopes::parse(self.scopes.iter().map(String::as_str))?,
+            created_at: time::parse_rfc3339(&self.created_at)?,
+            expires_at: time(&self.key_expires_at)?,
+            revoked_at: time(&self.revoked_at)?,
+        })
+    }
+
+    /// The whole record, from a verification item.
+    pub fn record(&self) -> Option<KeyRecord> {
+        Some(KeyRecord {
+            info: self.info()?,
+            secret_hash: SecretHash::from_hex(self.secret_hash.as_deref()?)?,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,5 +309,23 @@ mod tests {
     fn ts_yields_its_id() {
         let e = event(None);
         assert_eq!(id_of_ts(&ts(&e.created_at, &e.id)), Some(e.id));
+    }
+
+    #[test]
+    fn key_items_round_trip_and_only_verification_carries_the_hash() {
+        let now = time::parse_rfc3339("2026-02-03T04:05:06Z").unwrap();
+        let tenant = Tenant::parse("acme").unwrap();
+        let (key, mut record) = crate::auth::issue(tenant, Scopes::all(), Some(now), now);
+        record.info.revoked_at = Some(now);
+        let verification = KeyItem::verification(&record);
+        assert_eq!(verification.pk, format!("K#{}", key.id()));
+        assert_eq!(verification.sk, "K");
+        assert_eq!(verification.scopes, ["logs:read", "logs:write"]);
+        assert_eq!(verification.record(), Some(record.clone()));
+        let listing = KeyItem::listing(&record.info);
+        assert_eq!(listing.pk, "KT#acme");
+        assert_eq!(listing.sk, key.id().as_str());
+        assert_eq!(listing.secret_hash, None);
+        assert_eq!(listing.info(), Some(record.info));
     }
 }

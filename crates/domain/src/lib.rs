@@ -1,6 +1,7 @@
 //! The audit log's domain: what an event is, how it is validated, identified, keyed and queued, and
 //! the small ports (queue, store, index) that the AWS adapters implement. Nothing here knows AWS.
 
+pub mod auth;
 pub mod cursor;
 pub mod envelope;
 pub mod event;

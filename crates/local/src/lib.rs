@@ -1,6 +1,7 @@
 //! The local runner: API Gateway on a local port and the SQS event source mapping, both calling the
 //! Lambdas' own handlers in one process, against the emulator that `AWS_ENDPOINT_URL` names.
 
+pub mod devkey;
 pub mod gateway;
 pub mod poller;
 
@@ -12,7 +13,8 @@ use std::time::Duration;
 
 use audit_aws::index::DynamoReader;
 use audit_aws::infra::{self, InfraSpec, ResourceNames};
-use audit_aws::{Config, DynamoStore, SqsQueue};
+use audit_aws::{Config, DynamoKeys, DynamoStore, SqsQueue};
+use audit_domain::auth::Verifier;
 use audit_drain::Drain;
 use audit_read::ReadHandler;
 use audit_write::WriteHandler;
@@ -29,13 +31,13 @@ pub trait Handler: Send + Sync + 'static {
     fn call(&self, request: Request) -> Pin<Box<dyn Future<Output = Response<Body>> + Send + '_>>;
 }
 
-impl Handler for ReadHandler<DynamoReader> {
+impl Handler for ReadHandler<DynamoReader, DynamoKeys> {
     fn call(&self, request: Request) -> Pin<Box<dyn Future<Output = Response<Body>> + Send + '_>> {
         Box::pin(self.handle(request))
     }
 }
 
-impl Handler for WriteHandler<SqsQueue> {
+impl Handler for WriteHandler<SqsQueue, DynamoKeys> {
     fn call(&self, request: Request) -> Pin<Box<dyn Future<Output = Response<Body>> + Send + '_>> {
         Box::pin(self.handle(request))
     }
@@ -122,12 +124,13 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         .and_then(|mut a| a.remove(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
         .unwrap_or_default();
 
+    // Each function verifies keys with its own cache, as two Lambda functions would.
     let write = WriteHandler::new(
         SqsQueue::new(sqs.clone(), &created.queue_url),
-        config.tenant.clone(),
+        verifier(&config, &dynamo, &created.table),
         config.retention_days,
     );
-    let read = read_handler(&config, &dynamo);
+    let read = read_handler(&config, &dynamo, &created.table);
     let routes = Arc::new(gateway::Routes {
         write: Arc::new(write),
         read,
@@ -137,7 +140,10 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     let listener = TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     let http_task = tokio::spawn(accept(listener, routes.clone(), stopped.clone()));
-    let drain = Arc::new(Drain::new(DynamoStore::new(dynamo, &created.table), config.shards));
+    let drain = Arc::new(Drain::new(
+        DynamoStore::new(dynamo, &created.table),
+        config.shards,
+    ));
 
     let poller = poller::Poller {
         sqs,
@@ -193,7 +199,23 @@ async fn accept(
     }
 }
 
-fn read_handler(config: &Config, dynamo: &aws_sdk_dynamodb::Client) -> Arc<dyn Handler> {
+fn verifier(
+    config: &Config,
+    dynamo: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> Verifier<DynamoKeys> {
+    Verifier::new(DynamoKeys::new(dynamo.clone(), table), config.auth_policy())
+}
+
+fn read_handler(
+    config: &Config,
+    dynamo: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> Arc<dyn Handler> {
     let reader = DynamoReader::new(dynamo.clone(), &config.table);
-    Arc::new(ReadHandler::new(reader, audit_read::context(config)))
+    Arc::new(ReadHandler::new(
+        reader,
+        audit_read::context(config),
+        verifier(config, dynamo, table),
+    ))
 }

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
-use audit_aws::{sdk_config, Config};
+use audit_aws::{sdk_config, Config, DynamoKeys};
 use audit_local::{start, Settings};
 
 /// The seed's port.
@@ -29,9 +29,13 @@ async fn main() -> anyhow::Result<()> {
     if std::env::args().nth(1).as_deref() == Some("bootstrap") {
         // Only create the resources (for `make watch`, where cargo lambda runs the functions).
         let created = audit_local::bootstrap(&config, &sdk, visibility_timeout).await?;
-        eprintln!("created or found: table {}, queue {}, DLQ {}", created.table, created.queue_url, created.dead_letter_queue_url);
+        eprintln!(
+            "created or found: table {}, queue {}, DLQ {}",
+            created.table, created.queue_url, created.dead_letter_queue_url
+        );
         return Ok(());
     }
+    let dev_keys = DynamoKeys::from_sdk(&sdk, &config.table);
     let running = start(Settings {
         config,
         sdk,
@@ -50,6 +54,20 @@ async fn main() -> anyhow::Result<()> {
         "audit log listening"
     );
     eprintln!("audit log: http://{}  (Ctrl-C stops)", running.addr);
+    // `make dev` sets this: a working key for tenant `dev`, printed for people, never logged.
+    if let Some(path) = std::env::var_os("AUDIT_DEV_KEY_FILE") {
+        let path = std::path::PathBuf::from(path);
+        let key = audit_local::devkey::ensure(&path, dev_keys).await?.expose();
+        eprintln!(
+            "dev API key (tenant {}, logs:read logs:write), kept in {}:\n  {key}\n\
+             try:\n  BODY='{{\"event_name\":\"new customer\",\"description\":\"account was created\"}}'\n  \
+             curl -H \"Authorization: Bearer {key}\" -d \"$BODY\" {addr}/api/write\n  \
+             curl -H \"Authorization: Bearer {key}\" {addr}/api/read",
+            audit_local::devkey::DEV_TENANT,
+            path.display(),
+            addr = running.addr,
+        );
+    }
     tokio::signal::ctrl_c().await?;
     eprintln!("stopping");
     running.stop().await;

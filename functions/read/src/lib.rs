@@ -4,13 +4,15 @@
 
 use std::time::Instant;
 
+use audit_api::auth::authorize;
 use audit_api::metrics::{self, Unit};
 use audit_api::{json_response, route_path, ApiError};
 use audit_aws::Config;
+use audit_domain::auth::{KeyStore, Scope, Verifier};
 use audit_domain::cursor::CursorKey;
 use audit_domain::query::ReadQuery;
 use audit_domain::read::{self, EventReader, ReadContext, ReadCost};
-use audit_domain::EventId;
+use audit_domain::{EventId, Tenant};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
@@ -18,7 +20,8 @@ use serde_json::json;
 const READ_PATH: &str = "/api/read";
 const LOG_PREFIX: &str = "/api/logs/";
 
-/// The read context a deployment's configuration describes.
+/// The read context a deployment's configuration describes. Its tenant is only the anonymous one:
+/// each request reads as the tenant of its key.
 pub fn context(config: &Config) -> ReadContext {
     ReadContext {
         tenant: config.tenant.clone(),
@@ -27,10 +30,12 @@ pub fn context(config: &Config) -> ReadContext {
     }
 }
 
-/// The handler, generic over the read port so that tests and the local runner use the very same code.
-pub struct ReadHandler<R> {
+/// The handler, generic over the read port and the key store so that tests and the local runner
+/// use the very same code.
+pub struct ReadHandler<R, K> {
     store: R,
     context: ReadContext,
+    verifier: Verifier<K>,
 }
 
 enum Route {
@@ -38,9 +43,13 @@ enum Route {
     Log(Option<EventId>),
 }
 
-impl<R: EventReader> ReadHandler<R> {
-    pub fn new(store: R, context: ReadContext) -> Self {
-        Self { store, context }
+impl<R: EventReader, K: KeyStore> ReadHandler<R, K> {
+    pub fn new(store: R, context: ReadContext, verifier: Verifier<K>) -> Self {
+        Self {
+            store,
+            context,
+            verifier,
+        }
     }
 
     /// Answers one API Gateway request; every failure becomes the API's JSON error shape.
@@ -52,15 +61,16 @@ impl<R: EventReader> ReadHandler<R> {
     pub async fn handle_metered(&self, request: Request) -> (Response<Body>, ReadCost) {
         let started = Instant::now();
         let store = self.store.metered();
+        let mut tenant = None;
         let response = self
-            .route(&store, &request)
+            .route(&store, &request, &mut tenant)
             .await
             .unwrap_or_else(ApiError::into_response);
         let cost = store.cost();
         let request_id = request.lambda_context_ref().map(|c| c.request_id.clone());
         tracing::info!(
             request_id = request_id.as_deref().unwrap_or("-"),
-            tenant = self.context.tenant.as_str(),
+            tenant = tenant.as_ref().map_or("-", Tenant::as_str),
             method = %request.method(),
             path = request.uri().path(),
             status = response.status().as_u16(),
@@ -83,7 +93,14 @@ impl<R: EventReader> ReadHandler<R> {
         (response, cost)
     }
 
-    async fn route(&self, store: &R, request: &Request) -> Result<Response<Body>, ApiError> {
+    /// Routes, then authorises (so an unknown route is 404 and a wrong method 405 before any key
+    /// check, as API Gateway answers), then serves within the key's tenant, noted in `tenant`.
+    async fn route(
+        &self,
+        store: &R,
+        request: &Request,
+        tenant: &mut Option<Tenant>,
+    ) -> Result<Response<Body>, ApiError> {
         let path = route_path(request);
         let route = if path == READ_PATH {
             Route::Read
@@ -101,10 +118,16 @@ impl<R: EventReader> ReadHandler<R> {
                 allow: "GET",
             });
         }
+        let principal = authorize(&self.verifier, request, Scope::Read).await?;
+        let context = ReadContext {
+            tenant: principal.tenant,
+            ..self.context.clone()
+        };
+        *tenant = Some(context.tenant.clone());
         match route {
-            Route::Read => self.read(store, request).await,
+            Route::Read => self.read(store, request, &context).await,
             Route::Log(None) => Err(ApiError::NotFound),
-            Route::Log(Some(id)) => match store.get(&self.context.tenant, &id).await {
+            Route::Log(Some(id)) => match store.get(&context.tenant, &id).await {
                 Ok(Some(event)) => Ok(json_response(
                     StatusCode::OK,
                     &json!({ "log": event.view() }),
@@ -115,15 +138,17 @@ impl<R: EventReader> ReadHandler<R> {
         }
     }
 
-    async fn read(&self, store: &R, request: &Request) -> Result<Response<Body>, ApiError> {
+    async fn read(
+        &self,
+        store: &R,
+        request: &Request,
+        context: &ReadContext,
+    ) -> Result<Response<Body>, ApiError> {
         let params = request.query_string_parameters();
-        let query = ReadQuery::parse(
-            params.iter(),
-            &self.context.tenant,
-            &self.context.cursor_key,
-        )
-        .map_err(ApiError::Invalid)?;
-        let page = read::read(store, &self.context, &query)
+        // A cursor names its tenant; one made for another tenant is refused here as invalid.
+        let query = ReadQuery::parse(params.iter(), &context.tenant, &context.cursor_key)
+            .map_err(ApiError::Invalid)?;
+        let page = read::read(store, context, &query)
             .await
             .map_err(ApiError::internal)?;
         Ok(json_response(StatusCode::OK, &page.to_json()))

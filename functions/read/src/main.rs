@@ -2,7 +2,8 @@
 //! requests with the library's handler.
 
 use audit_aws::index::DynamoReader;
-use audit_aws::{sdk_config, Config};
+use audit_aws::{sdk_config, Config, DynamoKeys};
+use audit_domain::auth::Verifier;
 use audit_read::{context, ReadHandler};
 use lambda_http::{run, service_fn, Error, Request};
 
@@ -10,8 +11,13 @@ use lambda_http::{run, service_fn, Error, Request};
 async fn main() -> Result<(), Error> {
     audit_api::init_tracing();
     let config = Config::from_env()?;
-    let store = DynamoReader::from_sdk(&sdk_config().await, &config.table);
-    let handler = ReadHandler::new(store, context(&config));
+    let sdk = sdk_config().await;
+    let store = DynamoReader::from_sdk(&sdk, &config.table);
+    let verifier = Verifier::new(
+        DynamoKeys::from_sdk(&sdk, &config.table),
+        config.auth_policy(),
+    );
+    let handler = ReadHandler::new(store, context(&config), verifier);
     let handler = &handler;
     run(service_fn(move |request: Request| async move {
         Ok::<_, Error>(handler.handle(request).await)

@@ -1,6 +1,7 @@
 //! Routing and error shapes, against the in-memory store and a store that always fails.
 
 use super::*;
+use audit_domain::auth::{AuthMode, AuthPolicy, MemoryKeys};
 use audit_domain::ports::StoreError;
 use audit_domain::read::memory::MemoryReader;
 use audit_domain::read::{IndexQuery, KeyPage};
@@ -14,6 +15,11 @@ fn ctx() -> ReadContext {
         shards: 4,
         cursor_key: CursorKey::new(b"unit".to_vec()),
     }
+}
+
+/// Keyless requests act for the default tenant, as the events below are stored.
+fn verifier() -> Verifier<MemoryKeys> {
+    Verifier::new(MemoryKeys::default(), AuthPolicy::new(AuthMode::Optional))
 }
 
 fn stored(name: &str, at: &str) -> Event {
@@ -36,7 +42,10 @@ fn request(method: Method, path: &str, query: &[(&str, &str)]) -> Request {
         .with_query_string_parameters(params)
 }
 
-async fn call<R: EventReader>(handler: &ReadHandler<R>, request: Request) -> (u16, Value) {
+async fn call<R: EventReader, K: KeyStore>(
+    handler: &ReadHandler<R, K>,
+    request: Request,
+) -> (u16, Value) {
     let response = handler.handle(request).await;
     let body = match response.body() {
         Body::Text(text) => serde_json::from_str(text).unwrap(),
@@ -45,8 +54,8 @@ async fn call<R: EventReader>(handler: &ReadHandler<R>, request: Request) -> (u1
     (response.status().as_u16(), body)
 }
 
-fn handler(events: &[Event]) -> ReadHandler<MemoryReader> {
-    ReadHandler::new(MemoryReader::new(events, 4), ctx())
+fn handler(events: &[Event]) -> ReadHandler<MemoryReader, MemoryKeys> {
+    ReadHandler::new(MemoryReader::new(events, 4), ctx(), verifier())
 }
 
 #[tokio::test]
@@ -174,7 +183,7 @@ impl EventReader for Failing {
 
 #[tokio::test]
 async fn store_failures_answer_the_generic_500() {
-    let h = ReadHandler::new(Failing, ctx());
+    let h = ReadHandler::new(Failing, ctx(), verifier());
     let expected = (
         500,
         json!({"error": "the server encountered a problem and could not process your request"}),

@@ -1,12 +1,15 @@
 //! The write function: validates events, stamps their ids and times, and enqueues them. It never
-//! touches DynamoDB, so a write costs one SQS request however busy the table is.
+//! touches the events in DynamoDB, so a write costs one SQS request however busy the table is; it
+//! reads only an API key record, and only when its cache misses.
 
+use audit_api::auth::authorize;
 use audit_api::metrics::{self, Unit};
 use audit_api::{json_body, json_response, route_path, ApiError};
+use audit_domain::auth::{KeyStore, Scope, Verifier};
 use audit_domain::event::InputError;
 use audit_domain::id::IdempotencyKey;
 use audit_domain::ports::EventQueue;
-use audit_domain::{time, Event, EventId, NewEvent, Tenant};
+use audit_domain::{time, Event, EventId, NewEvent};
 use lambda_http::http::{header, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
@@ -16,18 +19,19 @@ pub const MAX_BATCH: usize = 100;
 
 const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 
-/// The handler, generic over the queue so that tests and the local runner use the very same code.
-pub struct WriteHandler<Q> {
+/// The handler, generic over the queue and the key store so that tests and the local runner use
+/// the very same code. Events are stored under the tenant of the key that wrote them.
+pub struct WriteHandler<Q, K> {
     queue: Q,
-    tenant: Tenant,
+    verifier: Verifier<K>,
     retention_days: u32,
 }
 
-impl<Q: EventQueue> WriteHandler<Q> {
-    pub fn new(queue: Q, tenant: Tenant, retention_days: u32) -> Self {
+impl<Q: EventQueue, K: KeyStore> WriteHandler<Q, K> {
+    pub fn new(queue: Q, verifier: Verifier<K>, retention_days: u32) -> Self {
         Self {
             queue,
-            tenant,
+            verifier,
             retention_days,
         }
     }
@@ -51,6 +55,8 @@ impl<Q: EventQueue> WriteHandler<Q> {
                 allow: "POST",
             });
         }
+        let principal = authorize(&self.verifier, request, Scope::Write).await?;
+        let tenant = principal.tenant;
         let key = idempotency_key(request)?;
         let body = json_body(request)?;
         let now = time::now();
@@ -69,10 +75,10 @@ impl<Q: EventQueue> WriteHandler<Q> {
             .enumerate()
             .map(|(index, input)| {
                 let id = match &key {
-                    Some(key) => EventId::derive(&self.tenant, key, batch.then_some(index)),
+                    Some(key) => EventId::derive(&tenant, key, batch.then_some(index)),
                     None => EventId::generate(),
                 };
-                input.stamp(id, self.tenant.clone(), now, self.retention_days)
+                input.stamp(id, tenant.clone(), now, self.retention_days)
             })
             .collect();
 
@@ -81,12 +87,15 @@ impl<Q: EventQueue> WriteHandler<Q> {
             .await
             .map_err(ApiError::internal)?;
         tracing::info!(
-            tenant = self.tenant.as_str(),
+            tenant = tenant.as_str(),
             accepted = events.len(),
             idempotent = key.is_some(),
             "events accepted"
         );
-        metrics::emit("write", &[("EventsAccepted", events.len() as f64, Unit::Count)]);
+        metrics::emit(
+            "write",
+            &[("EventsAccepted", events.len() as f64, Unit::Count)],
+        );
 
         let views: Vec<_> = events.iter().map(Event::view).collect();
         let (body, location) = if batch {

@@ -1,6 +1,7 @@
 //! The write Lambda: builds its clients once, then serves API Gateway requests.
 
-use audit_aws::{sdk_config, Config, SqsQueue};
+use audit_aws::{sdk_config, Config, DynamoKeys, SqsQueue};
+use audit_domain::auth::Verifier;
 use audit_write::WriteHandler;
 use lambda_http::{run, service_fn, Error, Request};
 
@@ -8,8 +9,11 @@ use lambda_http::{run, service_fn, Error, Request};
 async fn main() -> Result<(), Error> {
     audit_api::init_tracing();
     let config = Config::from_env()?;
-    let queue = SqsQueue::from_sdk(&sdk_config().await, &config.queue_url);
-    let handler = WriteHandler::new(queue, config.tenant.clone(), config.retention_days);
+    let sdk = sdk_config().await;
+    let queue = SqsQueue::from_sdk(&sdk, &config.queue_url);
+    let keys = DynamoKeys::from_sdk(&sdk, &config.table);
+    let verifier = Verifier::new(keys, config.auth_policy());
+    let handler = WriteHandler::new(queue, verifier, config.retention_days);
     let handler = &handler;
     run(service_fn(move |request: Request| async move {
         Ok::<_, Error>(handler.handle(request).await)

@@ -227,7 +227,9 @@ fn write_units(events: &[Event], shards: u32) {
                 let item: size::Item = serde_dynamo::to_item(EventRecord::new(e, shards)).unwrap();
                 let indexes = [("tp", &[][..]), ("np", &[][..]), ("cp", &["name_key"][..])]
                     .iter()
-                    .filter_map(|(key, projected)| size::index_entry_size(&item, &[key, "ts"], projected))
+                    .filter_map(|(key, projected)| {
+                        size::index_entry_size(&item, &[key, "ts"], projected)
+                    })
                     .sum::<usize>();
                 (size::item_size(&item), indexes)
             })

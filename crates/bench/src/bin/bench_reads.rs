@@ -11,6 +11,7 @@ use audit_aws::index::DynamoReader;
 use audit_aws::infra::{self, InfraSpec, ResourceNames};
 use audit_aws::Config;
 use audit_bench::{events, sdk, size, unique};
+use audit_domain::auth::{AuthMode, AuthPolicy, MemoryKeys, Verifier};
 use audit_domain::keys::{CatalogueRecord, EventRecord};
 use audit_domain::read::ReadCost;
 use audit_read::{context, ReadHandler};
@@ -90,7 +91,10 @@ async fn seed(
         .await;
 }
 
-async fn get(handler: &ReadHandler<DynamoReader>, query: &[(&str, &str)]) -> (Value, ReadCost) {
+async fn get(
+    handler: &ReadHandler<DynamoReader, MemoryKeys>,
+    query: &[(&str, &str)],
+) -> (Value, ReadCost) {
     let params: HashMap<String, String> = query
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -108,7 +112,7 @@ async fn get(handler: &ReadHandler<DynamoReader>, query: &[(&str, &str)]) -> (Va
     (serde_json::from_str(text).unwrap(), cost)
 }
 
-async fn measure(handler: &ReadHandler<DynamoReader>, size: usize) {
+async fn measure(handler: &ReadHandler<DynamoReader, MemoryKeys>, size: usize) {
     for (label, query) in SHAPES {
         let (first, cost1) = get(handler, query).await;
         let cursor = first["metadata"]["next_cursor"].as_str().map(str::to_owned);
@@ -161,6 +165,8 @@ async fn main() -> anyhow::Result<()> {
     let handler = ReadHandler::new(
         DynamoReader::new(dynamo.clone(), &created.table),
         context(&config),
+        // Keyless requests act for the default tenant; key checks are not what is measured.
+        Verifier::new(MemoryKeys::default(), AuthPolicy::new(AuthMode::Optional)),
     );
     println!("bench-reads: page_size 20; items read = index entries examined + items fetched");
     println!(

@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use audit_aws::index::DynamoReader;
 use audit_aws::infra::{self, InfraSpec, ResourceNames};
+use audit_domain::auth::{AuthMode, AuthPolicy, MemoryKeys, Verifier};
 use audit_domain::cursor::CursorKey;
 use audit_domain::event::{Description, EventName};
 use audit_domain::keys::{CatalogueRecord, EventRecord};
@@ -31,7 +32,7 @@ pub struct TestApp {
     pub sqs: aws_sdk_sqs::Client,
     pub table: String,
     queues: [String; 2],
-    pub handler: ReadHandler<DynamoReader>,
+    pub handler: ReadHandler<DynamoReader, MemoryKeys>,
 }
 
 async fn sdk() -> aws_config::SdkConfig {
@@ -72,7 +73,12 @@ pub async fn spawn_app(test: &str) -> TestApp {
         cursor_key: CursorKey::new(b"integration".to_vec()),
     };
     TestApp {
-        handler: ReadHandler::new(DynamoReader::new(dynamo.clone(), &created.table), context),
+        // Keyless requests act for the default tenant; `crates/local/tests/auth.rs` covers keys.
+        handler: ReadHandler::new(
+            DynamoReader::new(dynamo.clone(), &created.table),
+            context,
+            Verifier::new(MemoryKeys::default(), AuthPolicy::new(AuthMode::Optional)),
+        ),
         dynamo,
         sqs,
         table: created.table,

@@ -1,0 +1,96 @@
+//! `audit-log`: the operator's CLI for API keys. It reads the same configuration as the functions
+//! (`Config::from_env`, `sdk_config`), so it manages the emulator's keys under `make` and AWS's
+//! when `AWS_ENDPOINT_URL` is unset. A new key's secret is printed once and stored only as a hash.
+
+mod args;
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use args::{Command, USAGE};
+use audit_aws::{sdk_config, Config, DynamoKeys};
+use audit_domain::auth::{self, KeyInfo};
+use audit_domain::time;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = match Command::parse(&args) {
+        Ok(command) => command,
+        Err(reason) => {
+            eprintln!("audit-log: {reason}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(command).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("audit-log: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    if command == Command::Help {
+        println!("{USAGE}");
+        return Ok(());
+    }
+    let config = Config::from_env()?;
+    let keys = DynamoKeys::from_sdk(&sdk_config().await, &config.table);
+    let context = || {
+        format!(
+            "table {} (is AUDIT_TABLE right, and does the table exist?)",
+            config.table
+        )
+    };
+    match command {
+        Command::Create {
+            tenant,
+            scopes,
+            expires_at,
+        } => {
+            let (key, record) = auth::issue(tenant, scopes, expires_at, time::now());
+            keys.create(&record).await.with_context(context)?;
+            println!("key:     {}", key.expose());
+            println!("         (shown once: store it now; only its hash is kept)");
+            print_info(&record.info);
+        }
+        Command::List { tenant } => {
+            let listed = keys.list(&tenant).await.with_context(context)?;
+            if listed.is_empty() {
+                println!("no keys for tenant {}", tenant.as_str());
+            }
+            for (i, info) in listed.iter().enumerate() {
+                if i > 0 {
+                    println!();
+                }
+                print_info(info);
+            }
+        }
+        Command::Revoke { id } => {
+            match keys.revoke(&id, time::now()).await.with_context(context)? {
+                Some(info) => {
+                    println!("revoked; every instance refuses it within the key cache lifetime (30 s by default)");
+                    print_info(&info);
+                }
+                None => anyhow::bail!("no key has the id {id}"),
+            }
+        }
+        Command::Help => unreachable!("answered above"),
+    }
+    Ok(())
+}
+
+fn print_info(info: &KeyInfo) {
+    let when = |t: &Option<chrono::DateTime<chrono::Utc>>| {
+        t.as_ref().map_or_else(|| "-".to_owned(), time::to_rfc3339)
+    };
+    let scopes: Vec<&str> = info.scopes.iter().map(|s| s.as_str()).collect();
+    println!("id:      {}", info.key_id);
+    println!("tenant:  {}", info.tenant.as_str());
+    println!("scopes:  {}", scopes.join(" "));
+    println!("created: {}", time::to_rfc3339(&info.created_at));
+    println!("expires: {}", when(&info.expires_at));
+    println!("revoked: {}", when(&info.revoked_at));
+}

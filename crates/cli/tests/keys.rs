@@ -1,0 +1,105 @@
+//! The CLI against the emulator: create prints a key that verifies, list never shows a secret or a
+//! hash, revoke marks the key. Needs the emulator at `AWS_ENDPOINT_URL` (default 127.0.0.1:4566).
+
+use std::process::{Command, Output};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use audit_aws::infra::{self, InfraSpec, ResourceNames};
+use audit_aws::DynamoKeys;
+use audit_domain::auth::{ApiKey, AuthMode, AuthPolicy, Scope, Verifier};
+
+fn endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "http://127.0.0.1:4566".to_owned())
+}
+
+fn cli(table: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_audit-log"))
+        .args(args)
+        .env("AUDIT_TABLE", table)
+        .env("AWS_ENDPOINT_URL", endpoint())
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+#[tokio::test]
+async fn keys_are_created_listed_and_revoked() {
+    let sdk = audit_aws::sdk_loader()
+        .endpoint_url(endpoint())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "tests",
+        ))
+        .load()
+        .await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let base = format!("cli-{nanos}-{}", std::process::id());
+    let names = ResourceNames {
+        table: format!("{base}-events"),
+        queue: format!("{base}-queue"),
+        dead_letter_queue: format!("{base}-dlq"),
+    };
+    let spec = InfraSpec::from_template(infra::TEMPLATE).unwrap();
+    let created = infra::ensure(&dynamo, &sqs, &spec, &names, None)
+        .await
+        .expect("the emulator answers on AWS_ENDPOINT_URL");
+    let table = created.table.as_str();
+
+    let out = stdout(&cli(
+        table,
+        &["keys", "create", "--tenant", "acme", "--scope", "logs:read"],
+    ));
+    let text = out
+        .lines()
+        .find_map(|l| l.strip_prefix("key:"))
+        .unwrap()
+        .trim();
+    let key = ApiKey::parse(text).expect("a well-formed key");
+    assert!(out.contains("scopes:  logs:read\n"), "{out}");
+
+    let verifier = Verifier::new(
+        DynamoKeys::new(dynamo.clone(), table),
+        AuthPolicy::new(AuthMode::Required).with_ttl(std::time::Duration::ZERO),
+    );
+    let principal = verifier.authorize(Some(text), Scope::Read).await.unwrap();
+    assert_eq!(principal.tenant.as_str(), "acme");
+
+    let listed = stdout(&cli(table, &["keys", "list", "--tenant", "acme"]));
+    assert!(listed.contains(key.id().as_str()), "{listed}");
+    assert!(!listed.contains(&text[21..]), "the secret is never listed");
+    assert!(!listed.contains(&key.hash().to_hex()), "nor its hash");
+    assert!(listed.contains("revoked: -"), "{listed}");
+
+    let revoked = stdout(&cli(table, &["keys", "revoke", key.id().as_str()]));
+    assert!(revoked.contains(key.id().as_str()), "{revoked}");
+    let listed = stdout(&cli(table, &["keys", "list", "--tenant", "acme"]));
+    assert!(!listed.contains("revoked: -"), "{listed}");
+    assert!(verifier.authorize(Some(text), Scope::Read).await.is_err());
+
+    let unknown = cli(table, &["keys", "revoke", "0123456789abcdef"]);
+    assert!(!unknown.status.success());
+    assert_eq!(
+        cli(table, &["keys", "create", "--tenant", "acme"])
+            .status
+            .code(),
+        Some(2)
+    );
+
+    let _ = dynamo.delete_table().table_name(table).send().await;
+    for url in [created.queue_url, created.dead_letter_queue_url] {
+        let _ = sqs.delete_queue().queue_url(url).send().await;
+    }
+}
