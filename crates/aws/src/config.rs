@@ -134,7 +134,21 @@ pub fn sdk_loader() -> aws_config::ConfigLoader {
     let http = aws_smithy_http_client::Builder::new()
         .tls_provider(Provider::Rustls(CryptoMode::Ring))
         .build_https();
-    aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(http)
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(http)
+        .timeout_config(timeouts())
+}
+
+/// Bounds on every SDK call, so that an endpoint that swallows packets cannot hang a function until
+/// Lambda kills it: an attempt gets 5 s (a 25-item BatchWriteItem takes milliseconds), all attempts
+/// together 9 s, just under the API functions' 10 s timeout.
+fn timeouts() -> aws_config::timeout::TimeoutConfig {
+    use std::time::Duration;
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .operation_attempt_timeout(Duration::from_secs(5))
+        .operation_timeout(Duration::from_secs(9))
+        .build()
 }
 
 #[cfg(test)]
