@@ -139,15 +139,22 @@ pub fn sdk_loader() -> aws_config::ConfigLoader {
         .timeout_config(timeouts())
 }
 
-/// Bounds on every SDK call, so that an endpoint that swallows packets cannot hang a function until
-/// Lambda kills it: an attempt gets 5 s (a 25-item BatchWriteItem takes milliseconds), all attempts
-/// together 9 s, just under the API functions' 10 s timeout.
+/// Bounds on every SDK call, so that an endpoint that swallows packets cannot hang the local runner
+/// or a drain forever. Generous on purpose: in AWS a call takes milliseconds and the Lambda timeout
+/// bounds the rest, while an emulator can take seconds over a large partition (moto re-reads a whole
+/// partition for every page of a COUNT query).
+/// `AUDIT_SDK_TIMEOUT_SECONDS` (default 20) sets the per-attempt bound; benchmarks on large tables in
+/// the emulator raise it.
 fn timeouts() -> aws_config::timeout::TimeoutConfig {
     use std::time::Duration;
+    let attempt = std::env::var("AUDIT_SDK_TIMEOUT_SECONDS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|&s| s > 0)
+        .unwrap_or(20);
     aws_config::timeout::TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(2))
-        .operation_attempt_timeout(Duration::from_secs(5))
-        .operation_timeout(Duration::from_secs(9))
+        .connect_timeout(Duration::from_secs(3))
+        .operation_attempt_timeout(Duration::from_secs(attempt))
         .build()
 }
 

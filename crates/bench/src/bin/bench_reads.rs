@@ -137,6 +137,7 @@ async fn measure(handler: &ReadHandler<DynamoReader, MemoryKeys>, size: usize) {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    audit_api::init_tracing();
     let mut args = std::env::args().skip(1);
     let small: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(1000);
     let large: usize = args
