@@ -123,20 +123,77 @@ impl Config {
 
 /// The AWS SDK configuration. Credentials, region and `AWS_ENDPOINT_URL` come from the standard
 /// environment, so the same code reaches the emulator locally and AWS when deployed.
+///
+/// When the environment holds static credentials and a region, as it always does in Lambda (and under
+/// `make`), the configuration is built from it directly. The default chain's loader reads profile
+/// files and sets up providers that Lambda never uses, and that cost about 10 ms of every cold start.
+/// Without them (an operator's laptop with profiles or SSO) the default chain runs as usual.
 pub async fn sdk_config() -> aws_config::SdkConfig {
-    sdk_loader().load().await
+    match from_environment(|name| std::env::var(name).ok()) {
+        Some(config) => config,
+        None => sdk_loader().load().await,
+    }
+}
+
+/// The configuration the default chain would find in the environment, built without the chain.
+fn from_environment(var: impl Fn(&str) -> Option<String>) -> Option<aws_config::SdkConfig> {
+    use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
+    let var = |name: &str| var(name).filter(|v| !v.is_empty());
+    let region = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION"))?;
+    let credentials = Credentials::new(
+        var("AWS_ACCESS_KEY_ID")?,
+        var("AWS_SECRET_ACCESS_KEY")?,
+        var("AWS_SESSION_TOKEN"),
+        None,
+        "environment",
+    );
+    let mut builder = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(region))
+        .credentials_provider(SharedCredentialsProvider::new(credentials))
+        .http_client(http_client())
+        .timeout_config(timeouts())
+        .retry_config(aws_config::retry::RetryConfig::standard())
+        .sleep_impl(aws_smithy_async::rt::sleep::SharedAsyncSleep::new(
+            aws_smithy_async::rt::sleep::TokioSleep::new(),
+        ))
+        .time_source(aws_smithy_async::time::SharedTimeSource::new(
+            aws_smithy_async::time::SystemTimeSource::new(),
+        ));
+    if let Some(url) = var("AWS_ENDPOINT_URL") {
+        builder = builder.endpoint_url(url);
+    }
+    Some(builder.build())
 }
 
 /// The SDK's default loader with the HTTPS client this project uses: rustls on ring, which keeps
 /// aws-lc (a large C library) out of the Lambda binaries. Certificates load on first use, not at init.
 pub fn sdk_loader() -> aws_config::ConfigLoader {
-    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https();
     aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(http)
+        .http_client(http_client())
         .timeout_config(timeouts())
+}
+
+/// Root certificates of AWS's endpoints (see `certs/README.md`).
+const AWS_ROOTS: &[u8] = include_bytes!("../certs/aws-roots.pem");
+
+fn http_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{
+        rustls_provider::CryptoMode, Provider, TlsContext, TrustStore,
+    };
+    let builder =
+        aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring));
+    if std::env::var("AUDIT_TLS_NATIVE_ROOTS").is_ok_and(|v| v == "1") {
+        return builder.build_https();
+    }
+    let trust = TrustStore::empty()
+        .with_native_roots(false)
+        .with_pem_certificate(AWS_ROOTS);
+    match TlsContext::builder().with_trust_store(trust).build() {
+        Ok(context) => builder.tls_context(context).build_https(),
+        // The bundled file is fixed at build time; should it ever not parse, the system store serves.
+        Err(_) => builder.build_https(),
+    }
 }
 
 /// Bounds on every SDK call, so that an endpoint that swallows packets cannot hang the local runner
@@ -209,6 +266,41 @@ mod tests {
             "AUDIT_RETENTION_DAYS"
         );
         assert_eq!(config(&[("AUDIT_SHARDS", "16")]).unwrap().shards, 16);
+    }
+
+    #[test]
+    fn sdk_config_comes_straight_from_the_environment_when_it_can() {
+        let env: HashMap<&str, &str> = [
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_ACCESS_KEY_ID", "AKID"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
+        ]
+        .into_iter()
+        .collect();
+        let config =
+            from_environment(|n| env.get(n).map(|v| v.to_string())).expect("complete environment");
+        assert_eq!(config.region().map(|r| r.as_ref()), Some("eu-west-1"));
+        assert_eq!(config.endpoint_url(), Some("http://127.0.0.1:4566"));
+        assert!(config.credentials_provider().is_some());
+        // Without credentials in the environment the default chain decides.
+        assert!(
+            from_environment(|n| (n == "AWS_REGION").then(|| "eu-west-1".to_owned())).is_none()
+        );
+    }
+
+    #[test]
+    fn the_bundled_aws_roots_parse() {
+        use aws_smithy_http_client::tls::{TlsContext, TrustStore};
+        let pem = String::from_utf8(AWS_ROOTS.to_vec()).unwrap();
+        assert_eq!(pem.matches("-----BEGIN CERTIFICATE-----").count(), 5);
+        let trust = TrustStore::empty()
+            .with_native_roots(false)
+            .with_pem_certificate(AWS_ROOTS);
+        assert!(TlsContext::builder()
+            .with_trust_store(trust)
+            .build()
+            .is_ok());
     }
 
     #[test]

@@ -48,7 +48,7 @@ impl DynamoReader {
     }
 
     pub fn from_sdk(sdk: &aws_config::SdkConfig, table: &str) -> Self {
-        Self::new(Client::new(sdk), table)
+        Self::new(crate::endpoint::dynamodb_client(sdk), table)
     }
 
     /// A Query with the key condition of `query`; `#t`/`:lo`/`:hi` bound `ts`.

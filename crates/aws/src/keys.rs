@@ -32,7 +32,7 @@ impl DynamoKeys {
     }
 
     pub fn from_sdk(sdk: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
-        Self::new(Client::new(sdk), table)
+        Self::new(crate::endpoint::dynamodb_client(sdk), table)
     }
 
     /// Stores a new key: both items or neither. Fails rather than overwrite an existing id.

@@ -31,7 +31,7 @@ impl SqsQueue {
     }
 
     pub fn from_sdk(sdk: &aws_config::SdkConfig, url: impl Into<String>) -> Self {
-        Self::new(Client::new(sdk), url)
+        Self::new(crate::endpoint::sqs_client(sdk), url)
     }
 
     async fn send_one(&self, body: String) -> Result<(), QueueError> {

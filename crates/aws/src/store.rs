@@ -24,7 +24,7 @@ impl DynamoStore {
     }
 
     pub fn from_sdk(sdk: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
-        Self::new(Client::new(sdk), table)
+        Self::new(crate::endpoint::dynamodb_client(sdk), table)
     }
 }
 
