@@ -45,7 +45,7 @@ test-faults: venv ## Fault suite: kills, outages, throttling, redelivery, poison
 	cargo build -p audit-local
 	@scripts/with-emulator.sh cargo test -p audit-local --test faults -- --ignored --test-threads=1 --nocapture
 
-bench: venv ## Benchmarks: drain vs raw BatchWriteItem, read cost per page at 1k and 100k, init time, sizes.
+bench: venv ## Benchmarks: drain vs raw BatchWriteItem, read cost per page (1k, 30k), init time, sizes.
 	cargo build --release -p audit-bench -p audit-local -p audit-write -p audit-drain -p audit-read
 	@scripts/with-emulator.sh scripts/bench.sh
 
