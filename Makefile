@@ -63,7 +63,7 @@ $(VENV)/bin/cargo-lambda: requirements/lambda.txt
 
 watch: venv $(VENV)/bin/cargo-lambda ## Run the functions under `cargo lambda watch` against the emulator.
 	cargo build -p audit-local
-	@scripts/with-emulator.sh bash -c 'target/debug/audit-local bootstrap && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda watch'
+	@AUDIT_AUTH="$${AUDIT_AUTH:-optional}" scripts/with-emulator.sh bash -c 'target/debug/audit-local bootstrap && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda watch'
 
 package: $(VENV)/bin/cargo-lambda ## Build the three arm64 release bootstraps and print their sizes.
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --arm64 --bin write --bin drain --bin read
