@@ -60,6 +60,17 @@ enum Cred<'a> {
     Header(&'a str),
 }
 
+/// The status of `call`, for the many checks that need only that.
+async fn status_of(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    cred: Cred<'_>,
+    body: Option<Value>,
+) -> u16 {
+    call(app, method, path, cred, body).await.0
+}
+
 async fn call(
     app: &TestApp,
     method: &str,
@@ -173,11 +184,11 @@ async fn every_route_answers_401_403_or_2xx_by_key_and_scope() {
     }
     // Routing answers before the key check, as API Gateway does.
     assert_eq!(
-        call(&app, "GET", "/api/nope", Cred::None, None).await.0,
+        status_of(&app, "GET", "/api/nope", Cred::None, None).await,
         404
     );
     assert_eq!(
-        call(&app, "GET", "/api/write", Cred::None, None).await.0,
+        status_of(&app, "GET", "/api/write", Cred::None, None).await,
         405
     );
 }
@@ -273,15 +284,14 @@ async fn no_event_of_one_tenant_appears_in_the_others_reads_counts_or_gets() {
         assert_eq!(all["metadata"]["total_records"], own.len());
         for id in own {
             assert_eq!(
-                call(
+                status_of(
                     &app,
                     "GET",
                     &format!("/api/logs/{id}"),
                     Cred::Bearer(key),
                     None
                 )
-                .await
-                .0,
+                .await,
                 200
             );
         }
@@ -312,21 +322,18 @@ async fn revocation_takes_effect_within_the_cache_lifetime() {
     let key = key(&app, "acme", &["logs:read", "logs:write"]).await;
     let text = key.expose();
     assert_eq!(
-        call(&app, "GET", "/api/read", Cred::Bearer(&text), None)
-            .await
-            .0,
+        status_of(&app, "GET", "/api/read", Cred::Bearer(&text), None).await,
         200
     );
     assert_eq!(
-        call(
+        status_of(
             &app,
             "POST",
             "/api/write",
             Cred::Bearer(&text),
             Some(event("e", 1))
         )
-        .await
-        .0,
+        .await,
         201
     );
 
@@ -352,15 +359,14 @@ async fn revocation_takes_effect_within_the_cache_lifetime() {
         (401, json!({"error": UNAUTHENTICATED}))
     );
     assert_eq!(
-        call(
+        status_of(
             &app,
             "POST",
             "/api/write",
             Cred::Bearer(&text),
             Some(event("e", 1))
         )
-        .await
-        .0,
+        .await,
         401
     );
     assert!(revoked_at.elapsed() < cache * 2);
@@ -389,15 +395,11 @@ async fn expiry_is_honoured_even_for_a_cached_key() {
     .await
     .expose();
     assert_eq!(
-        call(&app, "GET", "/api/read", Cred::Bearer(&past), None)
-            .await
-            .0,
+        status_of(&app, "GET", "/api/read", Cred::Bearer(&past), None).await,
         401
     );
     assert_eq!(
-        call(&app, "GET", "/api/read", Cred::Bearer(&soon), None)
-            .await
-            .0,
+        status_of(&app, "GET", "/api/read", Cred::Bearer(&soon), None).await,
         200
     );
     let wait = (expires - time::now()).to_std().unwrap_or_default() + Duration::from_millis(100);
@@ -419,15 +421,14 @@ async fn cursors_replayed_or_forged_across_tenants_are_refused() {
         .expose();
     for key in [&a, &a, &a, &b] {
         assert_eq!(
-            call(
+            status_of(
                 &app,
                 "POST",
                 "/api/write",
                 Cred::Bearer(key),
                 Some(event("e", 1))
             )
-            .await
-            .0,
+            .await,
             201
         );
     }
@@ -532,27 +533,22 @@ async fn no_key_secret_or_hash_is_ever_logged() {
     let text = key.expose();
     let wrong = format!("{}{}", &text[..21], "A".repeat(43));
     assert_eq!(
-        call(&app, "GET", "/api/read", Cred::Bearer(&text), None)
-            .await
-            .0,
+        status_of(&app, "GET", "/api/read", Cred::Bearer(&text), None).await,
         200
     );
     assert_eq!(
-        call(&app, "GET", "/api/read", Cred::Header(&wrong), None)
-            .await
-            .0,
+        status_of(&app, "GET", "/api/read", Cred::Header(&wrong), None).await,
         401
     );
     assert_eq!(
-        call(
+        status_of(
             &app,
             "POST",
             "/api/write",
             Cred::Bearer(&text),
             Some(event("e", 1))
         )
-        .await
-        .0,
+        .await,
         403
     );
     keys(&app).revoke(key.id(), time::now()).await.unwrap();
@@ -579,29 +575,26 @@ async fn no_key_secret_or_hash_is_ever_logged() {
 #[tokio::test]
 async fn optional_mode_serves_keyless_requests_as_default_and_still_verifies_keys() {
     let app = spawn_app().await;
-    let (status, body) = call(&app, "POST", "/api/write", Cred::None, Some(event("e", 1))).await;
-    assert_eq!(status, 201, "{body}");
+    let (code, body) = call(&app, "POST", "/api/write", Cred::None, Some(event("e", 1))).await;
+    assert_eq!(code, 201, "{body}");
     let stored = app.wait_for_events(1, Duration::from_secs(5)).await;
     assert_eq!(stored[0].tenant, "default");
     let (_, read) = call(&app, "GET", "/api/read", Cred::None, None).await;
     assert_eq!(read["metadata"]["total_records"], 1);
 
     assert_eq!(
-        call(&app, "GET", "/api/read", Cred::Bearer("alk_bad"), None)
-            .await
-            .0,
+        status_of(&app, "GET", "/api/read", Cred::Bearer("alk_bad"), None).await,
         401
     );
     assert_eq!(
-        call(
+        status_of(
             &app,
             "GET",
             "/api/read",
             Cred::Bearer(&ApiKey::generate().expose()),
             None
         )
-        .await
-        .0,
+        .await,
         401
     );
     // A valid key acts for its own tenant, which sees nothing of `default`.
@@ -612,15 +605,14 @@ async fn optional_mode_serves_keyless_requests_as_default_and_still_verifies_key
         (200, json!(0))
     );
     assert_eq!(
-        call(
+        status_of(
             &app,
             "POST",
             "/api/write",
             Cred::Bearer(&other),
             Some(event("e", 1))
         )
-        .await
-        .0,
+        .await,
         403
     );
 }
