@@ -87,7 +87,8 @@ fn queue_name(url: &str) -> &str {
 /// Creates the template's table, indexes, queue and DLQ under the configured names, or finds them.
 pub async fn bootstrap(
     config: &Config,
-    sdk: &aws_config::SdkConfig,
+    dynamo: &aws_sdk_dynamodb::Client,
+    sqs: &aws_sdk_sqs::Client,
     visibility_timeout: Option<u32>,
 ) -> anyhow::Result<infra::Created> {
     let spec = InfraSpec::from_template(infra::TEMPLATE)?;
@@ -97,9 +98,7 @@ pub async fn bootstrap(
         dead_letter_queue: format!("{queue}-dlq"),
         queue,
     };
-    let dynamo = aws_sdk_dynamodb::Client::new(sdk);
-    let sqs = aws_sdk_sqs::Client::new(sdk);
-    Ok(infra::ensure(&dynamo, &sqs, &spec, &names, visibility_timeout).await?)
+    Ok(infra::ensure(dynamo, sqs, &spec, &names, visibility_timeout).await?)
 }
 
 /// Creates the template's resources (idempotently) and starts both halves of the runner.
@@ -113,16 +112,8 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     } = settings;
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let created = bootstrap(&config, &sdk, visibility_timeout).await?;
-    let queue_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&created.queue_url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await?
-        .attributes
-        .and_then(|mut a| a.remove(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
-        .unwrap_or_default();
+    let created = bootstrap(&config, &dynamo, &sqs, visibility_timeout).await?;
+    let queue_arn = infra::queue_arn(&sqs, &created.queue_url).await?;
 
     // Each function verifies keys with its own cache, as two Lambda functions would.
     let write = WriteHandler::new(

@@ -28,7 +28,13 @@ async fn main() -> anyhow::Result<()> {
     let sdk = sdk_config().await;
     if std::env::args().nth(1).as_deref() == Some("bootstrap") {
         // Only create the resources (for `make watch`, where cargo lambda runs the functions).
-        let created = audit_local::bootstrap(&config, &sdk, visibility_timeout).await?;
+        let created = audit_local::bootstrap(
+            &config,
+            &aws_sdk_dynamodb::Client::new(&sdk),
+            &aws_sdk_sqs::Client::new(&sdk),
+            visibility_timeout,
+        )
+        .await?;
         eprintln!(
             "created or found: table {}, queue {}, DLQ {}",
             created.table, created.queue_url, created.dead_letter_queue_url

@@ -206,7 +206,8 @@ async fn ensure_queue(
     url.ok_or_else(|| unexpected(name, "CreateQueue returned no QueueUrl"))
 }
 
-async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<String, InfraError> {
+/// The ARN of the queue at `url`.
+pub async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<String, InfraError> {
     let mut attributes = get_queue_attributes(sqs, url, &[QueueAttributeName::QueueArn]).await?;
     attributes
         .remove(&QueueAttributeName::QueueArn)

@@ -6,7 +6,7 @@
 mod create;
 mod template;
 
-pub use create::{describe, ensure};
+pub use create::{describe, ensure, queue_arn};
 
 use std::time::Duration;
 
