@@ -38,7 +38,7 @@ dev: venv ## Run the service on 127.0.0.1:3050 against the emulator, print a dev
 	@AUDIT_AUTH="$${AUDIT_AUTH:-optional}" AUDIT_DEV_KEY_FILE=.run/dev-api-key scripts/with-emulator.sh target/debug/audit-local
 
 test: venv ## Run every test: unit, property and integration tests against the emulator.
-	@scripts/with-emulator.sh cargo test --workspace --all-targets
+	@scripts/with-emulator.sh cargo test --workspace
 
 .PHONY: test-faults
 test-faults: venv ## Fault suite: kills, outages, throttling, redelivery, poison; each 201 is stored once.
