@@ -35,7 +35,7 @@ emulator-stop: ## Stop the moto server that `make emulator` started.
 
 dev: venv ## Run the service on 127.0.0.1:3050 against the emulator, print a dev API key (Ctrl-C stops).
 	cargo build -p audit-local
-	@AUDIT_AUTH="$${AUDIT_AUTH:-optional}" AUDIT_DEV_KEY_FILE=.run/dev-api-key scripts/with-emulator.sh target/debug/audit-local
+	@AUDIT_AUTH="$${AUDIT_AUTH:-optional}" AUDIT_ANONYMOUS_TENANT="$${AUDIT_ANONYMOUS_TENANT:-dev}" AUDIT_DEV_KEY_FILE=.run/dev-api-key scripts/with-emulator.sh target/debug/audit-local
 
 test: venv ## Run every test: unit, property and integration tests against the emulator.
 	@scripts/with-emulator.sh cargo test --workspace
@@ -63,7 +63,7 @@ $(VENV)/bin/cargo-lambda: requirements/lambda.txt
 
 watch: venv $(VENV)/bin/cargo-lambda ## Run the functions under `cargo lambda watch` against the emulator.
 	cargo build -p audit-local
-	@AUDIT_AUTH="$${AUDIT_AUTH:-optional}" scripts/with-emulator.sh bash -c 'target/debug/audit-local bootstrap && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda watch'
+	@AUDIT_AUTH="$${AUDIT_AUTH:-optional}" AUDIT_ANONYMOUS_TENANT="$${AUDIT_ANONYMOUS_TENANT:-dev}" scripts/with-emulator.sh bash -c 'target/debug/audit-local bootstrap && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda watch'
 
 package: $(VENV)/bin/cargo-lambda ## Build the three arm64 release bootstraps and print their sizes.
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --arm64 --bin write --bin drain --bin read

@@ -43,7 +43,9 @@ pub struct Config {
     pub retention_days: u32,
     /// `AUDIT_CURSOR_KEY`: the HMAC key that signs read cursors. The default is for local use only.
     pub cursor_key: Secret,
-    /// The tenant a request without any API key acts for when `auth` is `optional`.
+    /// `AUDIT_ANONYMOUS_TENANT` (default `default`): the tenant a request without any API key acts
+    /// for when `auth` is `optional`. `make dev` sets it to the dev key's tenant, so that a request
+    /// with that key and one without see the same events.
     pub tenant: Tenant,
     /// `AUDIT_AUTH`: `required` (the default, and the template's) or `optional`, where a request
     /// with no key acts for `tenant` with every scope (for `make dev`); a presented key is always
@@ -100,7 +102,13 @@ impl Config {
             shards: number("AUDIT_SHARDS", 8, 1)?,
             retention_days: number("AUDIT_RETENTION_DAYS", 0, 0)?,
             cursor_key: Secret::new(text("AUDIT_CURSOR_KEY", DEV_CURSOR_KEY)),
-            tenant: Tenant::default(),
+            tenant: match lookup("AUDIT_ANONYMOUS_TENANT").filter(|v| !v.is_empty()) {
+                None => Tenant::default(),
+                Some(v) => Tenant::parse(&v).map_err(|reason| ConfigError {
+                    name: "AUDIT_ANONYMOUS_TENANT",
+                    reason,
+                })?,
+            },
             auth: match lookup("AUDIT_AUTH").filter(|v| !v.is_empty()) {
                 None => AuthMode::Required,
                 Some(v) => AuthMode::parse(&v).ok_or_else(|| ConfigError {
@@ -253,6 +261,14 @@ mod tests {
         assert_eq!(c.auth_policy().ttl, Duration::from_secs(2));
         assert_eq!(c.auth_policy().miss_ttl, Duration::from_secs(2));
         assert_eq!(c.auth_policy().anonymous, Tenant::default());
+        let c = config(&[("AUDIT_ANONYMOUS_TENANT", "dev")]).unwrap();
+        assert_eq!(c.auth_policy().anonymous, Tenant::parse("dev").unwrap());
+        assert_eq!(
+            config(&[("AUDIT_ANONYMOUS_TENANT", "no#hash")])
+                .unwrap_err()
+                .name,
+            "AUDIT_ANONYMOUS_TENANT"
+        );
     }
 
     #[test]

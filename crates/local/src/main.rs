@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use audit_aws::{sdk_config, Config, DynamoKeys};
+use audit_domain::auth::AuthMode;
 use audit_local::{start, Settings};
 
 /// The seed's port.
@@ -42,6 +43,7 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let dev_keys = DynamoKeys::from_sdk(&sdk, &config.table);
+    let keyless = (config.auth == AuthMode::Optional).then(|| config.tenant.clone());
     let running = start(Settings {
         config,
         sdk,
@@ -60,6 +62,12 @@ async fn main() -> anyhow::Result<()> {
         "audit log listening"
     );
     eprintln!("audit log: http://{}  (Ctrl-C stops)", running.addr);
+    if let Some(tenant) = keyless {
+        eprintln!(
+            "AUDIT_AUTH=optional: a request without an API key acts as tenant {}",
+            tenant.as_str()
+        );
+    }
     // `make dev` sets this: a working key for tenant `dev`, printed for people, never logged.
     if let Some(path) = std::env::var_os("AUDIT_DEV_KEY_FILE") {
         let path = std::path::PathBuf::from(path);
