@@ -52,26 +52,47 @@ async fn aws() -> Aws {
     }
 }
 
-/// Deletes a passing case's table and queues, so that a long-lived emulator does not keep thousands
-/// of items per run. A failing case panics before this and leaves them for inspection.
-async fn remove(aws: &Aws, config: &audit_aws::Config) {
-    let _ = aws
-        .dynamo
-        .delete_table()
-        .table_name(&config.table)
-        .send()
-        .await;
-    let name = config.queue_url.rsplit('/').next().unwrap_or_default();
-    let dlq = aws
-        .sqs
-        .get_queue_url()
-        .queue_name(format!("{name}-dlq"))
-        .send()
+impl Aws {
+    /// Waits for the case's queue to drain and its stored count to settle (at most `DRAIN_LIMIT`).
+    async fn drained(&self, config: &audit_aws::Config) -> usize {
+        check::wait_drained(
+            &self.sqs,
+            &self.dynamo,
+            &config.queue_url,
+            &config.table,
+            DRAIN_LIMIT,
+        )
         .await
-        .ok()
-        .and_then(|o| o.queue_url);
-    for url in [Some(config.queue_url.clone()), dlq].into_iter().flatten() {
-        let _ = aws.sqs.delete_queue().queue_url(url).send().await;
+    }
+
+    /// The URL of the case's dead-letter queue, which bootstrap names after the queue.
+    async fn dead_letter_queue(&self, config: &audit_aws::Config) -> Option<String> {
+        let name = config.queue_url.rsplit('/').next().unwrap_or_default();
+        self.sqs
+            .get_queue_url()
+            .queue_name(format!("{name}-dlq"))
+            .send()
+            .await
+            .ok()
+            .and_then(|o| o.queue_url)
+    }
+
+    /// The end of a passing case: stops its runner, deletes its table and queues (so that a
+    /// long-lived emulator does not keep thousands of items per run) and prints how long it took.
+    /// A failing case panics before this and leaves them for inspection.
+    async fn finish(&self, config: &audit_aws::Config, runner: runner::Runner, started: Instant) {
+        drop(runner);
+        let _ = self
+            .dynamo
+            .delete_table()
+            .table_name(&config.table)
+            .send()
+            .await;
+        let dlq = self.dead_letter_queue(config).await;
+        for url in [Some(config.queue_url.clone()), dlq].into_iter().flatten() {
+            let _ = self.sqs.delete_queue().queue_url(url).send().await;
+        }
+        println!("  case took {:?}", started.elapsed());
     }
 }
 

@@ -3,11 +3,11 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crate::check::{assert_exactly_once, count_events, queue_depth, wait_drained};
+use crate::check::{assert_exactly_once, count_events, queue_depth};
 use crate::load::{Ledger, Load};
 use crate::outage::OutageProxy;
 use crate::runner::Runner;
-use crate::{aws, common, remove, upstream_addr, wait_until, DRAIN_LIMIT, VISIBILITY};
+use crate::{aws, common, upstream_addr, wait_until, VISIBILITY};
 
 /// Case 1: SIGKILL while messages are in flight, restart on the same table and queue.
 #[tokio::test]
@@ -58,18 +58,9 @@ async fn a_runner_killed_mid_drain_then_restarted_stores_each_acknowledged_event
         ..Load::new("kill", 0, 20)
     };
     ledger.add(&second.run(runner.url.clone()).await);
-    wait_drained(
-        &aws.sqs,
-        &aws.dynamo,
-        &config.queue_url,
-        &config.table,
-        DRAIN_LIMIT,
-    )
-    .await;
+    aws.drained(&config).await;
     assert_exactly_once("kill", &aws.dynamo, &config.table, &ledger).await;
-    drop(runner);
-    remove(&aws, &config).await;
-    println!("  case took {:?}", started.elapsed());
+    aws.finish(&config, runner, started).await;
 }
 
 /// Case 2: the emulator unreachable for a few seconds while events are written and drained.
@@ -128,16 +119,7 @@ async fn an_emulator_outage_answers_500_and_loses_nothing_acknowledged() {
     }
     let mut ledger = Ledger::default();
     ledger.add(&outcomes);
-    wait_drained(
-        &aws.sqs,
-        &aws.dynamo,
-        &config.queue_url,
-        &config.table,
-        DRAIN_LIMIT,
-    )
-    .await;
+    aws.drained(&config).await;
     assert_exactly_once("outage", &aws.dynamo, &config.table, &ledger).await;
-    drop(runner);
-    remove(&aws, &config).await;
-    println!("  case took {:?}", started.elapsed());
+    aws.finish(&config, runner, started).await;
 }

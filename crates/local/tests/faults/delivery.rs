@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 use audit_domain::envelope;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 
-use crate::check::{assert_exactly_once, wait_drained};
+use crate::check::assert_exactly_once;
 use crate::http_faults::FaultProxy;
 use crate::load::{Ledger, Load};
 use crate::runner::Runner;
-use crate::{aws, common, remove, wait_until, Aws, DRAIN_LIMIT, VISIBILITY};
+use crate::{aws, common, wait_until, Aws, VISIBILITY};
 
 /// Every item of the table, in key order, for comparing before and after.
 async fn snapshot(aws: &Aws, table: &str) -> BTreeMap<String, String> {
@@ -42,12 +42,7 @@ async fn redelivered_messages_store_nothing_twice() {
             .run(runner.url.clone())
             .await,
     );
-    let drain = |aws: &Aws| {
-        let (sqs, dynamo) = (aws.sqs.clone(), aws.dynamo.clone());
-        let (queue, table) = (config.queue_url.clone(), config.table.clone());
-        async move { wait_drained(&sqs, &dynamo, &queue, &table, DRAIN_LIMIT).await }
-    };
-    drain(&aws).await;
+    aws.drained(&config).await;
     assert_exactly_once("redelivery", &aws.dynamo, &config.table, &ledger).await;
     let before = snapshot(&aws, &config.table).await;
 
@@ -89,14 +84,12 @@ async fn redelivered_messages_store_nothing_twice() {
         "  delivered {} messages carrying {carried} events twice more",
         bodies.len()
     );
-    drain(&aws).await;
+    aws.drained(&config).await;
     assert_exactly_once("redelivery", &aws.dynamo, &config.table, &ledger).await;
     let after = snapshot(&aws, &config.table).await;
     assert_eq!(before.len(), after.len(), "redelivery added items");
     assert!(before == after, "redelivery changed stored items");
-    drop(runner);
-    remove(&aws, &config).await;
-    println!("  case took {:?}", started.elapsed());
+    aws.finish(&config, runner, started).await;
 }
 
 /// Case 5: poison messages among a few thousand good events go to the DLQ; the rest are stored.
@@ -140,25 +133,12 @@ async fn poison_messages_reach_the_dlq_and_every_good_event_is_stored() {
     let mut ledger = Ledger::default();
     ledger.add(&sending.await.unwrap());
     // A poison message leaves the queue on its sixth receive: five failures, two seconds apart.
-    wait_drained(
-        &aws.sqs,
-        &aws.dynamo,
-        &config.queue_url,
-        &config.table,
-        DRAIN_LIMIT,
-    )
-    .await;
+    aws.drained(&config).await;
 
-    let name = config.queue_url.rsplit('/').next().unwrap();
     let dlq = aws
-        .sqs
-        .get_queue_url()
-        .queue_name(format!("{name}-dlq"))
-        .send()
+        .dead_letter_queue(&config)
         .await
-        .unwrap()
-        .queue_url
-        .unwrap();
+        .expect("the case's DLQ exists");
     let mut dead: Vec<String> = Vec::new();
     let start = Instant::now();
     while dead.len() < poisons.len() && start.elapsed() < Duration::from_secs(30) {
@@ -186,7 +166,5 @@ async fn poison_messages_reach_the_dlq_and_every_good_event_is_stored() {
     println!("  {} poison messages in the DLQ", dead.len());
     assert_eq!(dead, expected, "exactly the poison messages reach the DLQ");
     assert_exactly_once("poison", &aws.dynamo, &config.table, &ledger).await;
-    drop(runner);
-    remove(&aws, &config).await;
-    println!("  case took {:?}", started.elapsed());
+    aws.finish(&config, runner, started).await;
 }

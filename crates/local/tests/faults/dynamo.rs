@@ -8,12 +8,12 @@ use audit_aws::DynamoStore;
 use audit_drain::Drain;
 use audit_local::poller::Poller;
 
-use crate::check::{assert_exactly_once, wait_drained};
+use crate::check::assert_exactly_once;
 use crate::http_faults::FaultProxy;
 use crate::load::{Ledger, Load};
 use crate::runner::Runner;
 use crate::unprocessed::Unprocessing;
-use crate::{aws, common, remove, seed, DRAIN_LIMIT, VISIBILITY};
+use crate::{aws, common, seed, VISIBILITY};
 
 /// Case 3: throttling, 500s and unprocessed items on ~30% of DynamoDB batch writes.
 ///
@@ -56,14 +56,7 @@ async fn throttling_errors_and_unprocessed_items_lose_nothing_acknowledged() {
             .run(runner.url.clone())
             .await,
     );
-    wait_drained(
-        &aws.sqs,
-        &aws.dynamo,
-        &config.queue_url,
-        &config.table,
-        DRAIN_LIMIT,
-    )
-    .await;
+    aws.drained(&config).await;
     stop.send_replace(true);
     polling.await.unwrap();
 
@@ -97,7 +90,5 @@ async fn throttling_errors_and_unprocessed_items_lose_nothing_acknowledged() {
         partial > 0,
         "the in-process drain never saw unprocessed items"
     );
-    drop(runner);
-    remove(&aws, &config).await;
-    println!("  case took {:?}", started.elapsed());
+    aws.finish(&config, runner, started).await;
 }
