@@ -2,8 +2,6 @@
 //! the table, its indexes, TTL, the queue and its redrive to the dead-letter queue. Needs the
 //! emulator at `AWS_ENDPOINT_URL` (default `http://127.0.0.1:4566`).
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use audit_aws::infra::{self, Created, InfraSpec, ResourceNames};
 use aws_config::Region;
 
@@ -26,20 +24,6 @@ async fn clients() -> (aws_sdk_dynamodb::Client, aws_sdk_sqs::Client) {
     )
 }
 
-/// Names no other test run uses, so that tests run in parallel against one emulator.
-fn unique_names(test: &str) -> ResourceNames {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_nanos();
-    let base = format!("{test}-{nanos}-{}", std::process::id());
-    ResourceNames {
-        table: format!("{base}-events"),
-        queue: format!("{base}-queue"),
-        dead_letter_queue: format!("{base}-dlq"),
-    }
-}
-
 async fn remove(dynamo: &aws_sdk_dynamodb::Client, sqs: &aws_sdk_sqs::Client, created: &Created) {
     // Best effort: the emulator is shared, but a leftover only costs memory.
     let _ = dynamo
@@ -56,7 +40,7 @@ async fn remove(dynamo: &aws_sdk_dynamodb::Client, sqs: &aws_sdk_sqs::Client, cr
 async fn bootstrap_creates_what_the_template_defines() -> TestResult {
     let (dynamo, sqs) = clients().await;
     let spec = InfraSpec::from_template(infra::TEMPLATE)?;
-    let names = unique_names("infra-agrees");
+    let names = ResourceNames::unique("infra-agrees");
 
     let created = infra::ensure(&dynamo, &sqs, &spec, &names, None).await?;
     let live = infra::describe(&dynamo, &sqs, &created).await?;
@@ -70,7 +54,7 @@ async fn bootstrap_creates_what_the_template_defines() -> TestResult {
 async fn bootstrap_twice_reuses_the_resources() -> TestResult {
     let (dynamo, sqs) = clients().await;
     let spec = InfraSpec::from_template(infra::TEMPLATE)?;
-    let names = unique_names("infra-twice");
+    let names = ResourceNames::unique("infra-twice");
 
     let first = infra::ensure(&dynamo, &sqs, &spec, &names, None).await?;
     let second = infra::ensure(&dynamo, &sqs, &spec, &names, None).await?;
@@ -88,7 +72,7 @@ async fn bootstrap_twice_reuses_the_resources() -> TestResult {
 async fn visibility_override_changes_only_the_queue_visibility() -> TestResult {
     let (dynamo, sqs) = clients().await;
     let spec = InfraSpec::from_template(infra::TEMPLATE)?;
-    let names = unique_names("infra-override");
+    let names = ResourceNames::unique("infra-override");
 
     let created = infra::ensure(&dynamo, &sqs, &spec, &names, Some(1)).await?;
     let live = infra::describe(&dynamo, &sqs, &created).await?;
@@ -113,7 +97,7 @@ async fn describe_notices_an_index_that_drifted_from_the_template() -> TestResul
         .expect("the template has by_customer");
     by_customer.projection_type = "KEYS_ONLY".to_owned();
     by_customer.non_key_attributes.clear();
-    let names = unique_names("infra-drift");
+    let names = ResourceNames::unique("infra-drift");
 
     let created = infra::ensure(&dynamo, &sqs, &drifted, &names, None).await?;
     let live = infra::describe(&dynamo, &sqs, &created).await?.normalized();

@@ -10,15 +10,6 @@ pub async fn sdk() -> aws_config::SdkConfig {
     audit_aws::sdk_config().await
 }
 
-/// A name nothing else uses.
-pub fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{prefix}-{}-{nanos}", std::process::id())
-}
-
 /// Events of a realistic shape: 20 names, a 100-byte description, a customer (one of 50) on every other one,
 /// spread over the last 30 days.
 pub fn events(n: usize, seed: u64) -> Vec<Event> {

@@ -2,7 +2,6 @@
 //! hash, revoke marks the key. Needs the emulator at `AWS_ENDPOINT_URL` (default 127.0.0.1:4566).
 
 use std::process::{Command, Output};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use audit_aws::infra::{self, InfraSpec, ResourceNames};
 use audit_aws::DynamoKeys;
@@ -42,16 +41,7 @@ async fn keys_are_created_listed_and_revoked() {
         .await;
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let base = format!("cli-{nanos}-{}", std::process::id());
-    let names = ResourceNames {
-        table: format!("{base}-events"),
-        queue: format!("{base}-queue"),
-        dead_letter_queue: format!("{base}-dlq"),
-    };
+    let names = ResourceNames::unique("cli");
     let spec = InfraSpec::from_template(infra::TEMPLATE).unwrap();
     let created = infra::ensure(&dynamo, &sqs, &spec, &names, None)
         .await

@@ -68,6 +68,23 @@ pub struct ResourceNames {
     pub dead_letter_queue: String,
 }
 
+impl ResourceNames {
+    /// Names no other run uses, `<prefix>-<nanos>-<pid>-events` and so on, so that tests and
+    /// benchmarks run in parallel against one emulator.
+    pub fn unique(prefix: &str) -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        let base = format!("{prefix}-{nanos}-{}", std::process::id());
+        Self {
+            table: format!("{base}-events"),
+            queue: format!("{base}-queue"),
+            dead_letter_queue: format!("{base}-dlq"),
+        }
+    }
+}
+
 /// What `ensure` created or found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Created {

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use audit_aws::infra::{self, InfraSpec, ResourceNames};
 use audit_aws::DynamoStore;
-use audit_bench::{events, sdk, size, unique};
+use audit_bench::{events, sdk, size};
 use audit_domain::envelope;
 use audit_domain::keys::{CatalogueRecord, EventRecord};
 use audit_domain::ports::{EventStore, Record, StoreError};
@@ -146,11 +146,7 @@ async fn main() -> anyhow::Result<()> {
     let spec = InfraSpec::from_template(infra::TEMPLATE)?;
     let mut tables = Vec::new();
     for side in ["raw", "drain"] {
-        let names = ResourceNames {
-            table: unique(&format!("bench-{side}")),
-            queue: unique("bench-q"),
-            dead_letter_queue: unique("bench-dlq"),
-        };
+        let names = ResourceNames::unique(&format!("bench-{side}"));
         tables.push(
             infra::ensure(&dynamo, &sqs, &spec, &names, None)
                 .await?

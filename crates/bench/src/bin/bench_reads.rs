@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use audit_aws::index::DynamoReader;
 use audit_aws::infra::{self, InfraSpec, ResourceNames};
 use audit_aws::Config;
-use audit_bench::{events, sdk, size, unique};
+use audit_bench::{events, sdk, size};
 use audit_domain::auth::{AuthMode, AuthPolicy, MemoryKeys, Verifier};
 use audit_domain::keys::{CatalogueRecord, EventRecord};
 use audit_domain::read::ReadCost;
@@ -148,11 +148,7 @@ async fn main() -> anyhow::Result<()> {
     let sdk = sdk().await;
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let names = ResourceNames {
-        table: unique("bench-reads"),
-        queue: unique("bench-reads-q"),
-        dead_letter_queue: unique("bench-reads-dlq"),
-    };
+    let names = ResourceNames::unique("bench-reads");
     let created = infra::ensure(
         &dynamo,
         &sqs,

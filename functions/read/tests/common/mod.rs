@@ -5,7 +5,7 @@
 #![allow(dead_code)] // Each test binary uses its own part of this helper.
 
 use std::collections::{HashMap, HashSet};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use audit_aws::index::DynamoReader;
 use audit_aws::infra::{self, InfraSpec, ResourceNames};
@@ -53,16 +53,7 @@ pub async fn spawn_app(test: &str) -> TestApp {
     let sdk = sdk().await;
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let base = format!("read-{test}-{nanos}-{}", std::process::id());
-    let names = ResourceNames {
-        table: format!("{base}-events"),
-        queue: format!("{base}-queue"),
-        dead_letter_queue: format!("{base}-dlq"),
-    };
+    let names = ResourceNames::unique(&format!("read-{test}"));
     let spec = InfraSpec::from_template(infra::TEMPLATE).expect("the template parses");
     let created = infra::ensure(&dynamo, &sqs, &spec, &names, None)
         .await
