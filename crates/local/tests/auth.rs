@@ -71,6 +71,25 @@ async fn status_of(
     call(app, method, path, cred, body).await.0
 }
 
+/// Keys with both scopes for `tenant-a` and `tenant-b`.
+async fn two_tenants(app: &TestApp) -> (String, String) {
+    let rw = ["logs:read", "logs:write"];
+    (
+        key(app, "tenant-a", &rw).await.expose(),
+        key(app, "tenant-b", &rw).await.expose(),
+    )
+}
+
+/// The status of reading page 1 with `cred`.
+async fn read_status(app: &TestApp, cred: Cred<'_>) -> u16 {
+    status_of(app, "GET", "/api/read", cred, None).await
+}
+
+/// The status of writing one small event with `cred`.
+async fn write_status(app: &TestApp, cred: Cred<'_>) -> u16 {
+    status_of(app, "POST", "/api/write", cred, Some(event("e", 1))).await
+}
+
 async fn call(
     app: &TestApp,
     method: &str,
@@ -196,12 +215,7 @@ async fn every_route_answers_401_403_or_2xx_by_key_and_scope() {
 #[tokio::test]
 async fn no_event_of_one_tenant_appears_in_the_others_reads_counts_or_gets() {
     let app = spawn_required(Duration::from_secs(30)).await;
-    let a = key(&app, "tenant-a", &["logs:read", "logs:write"])
-        .await
-        .expose();
-    let b = key(&app, "tenant-b", &["logs:read", "logs:write"])
-        .await
-        .expose();
+    let (a, b) = two_tenants(&app).await;
 
     // The same names, customers and idempotency key in both tenants.
     let mut ids_of = std::collections::HashMap::<&str, Vec<String>>::new();
@@ -321,21 +335,8 @@ async fn revocation_takes_effect_within_the_cache_lifetime() {
     let app = spawn_required(cache).await;
     let key = key(&app, "acme", &["logs:read", "logs:write"]).await;
     let text = key.expose();
-    assert_eq!(
-        status_of(&app, "GET", "/api/read", Cred::Bearer(&text), None).await,
-        200
-    );
-    assert_eq!(
-        status_of(
-            &app,
-            "POST",
-            "/api/write",
-            Cred::Bearer(&text),
-            Some(event("e", 1))
-        )
-        .await,
-        201
-    );
+    assert_eq!(read_status(&app, Cred::Bearer(&text)).await, 200);
+    assert_eq!(write_status(&app, Cred::Bearer(&text)).await, 201);
 
     let revoked = keys(&app)
         .revoke(key.id(), time::now())
@@ -358,17 +359,7 @@ async fn revocation_takes_effect_within_the_cache_lifetime() {
         call(&app, "GET", "/api/read", Cred::Bearer(&text), None).await,
         (401, json!({"error": UNAUTHENTICATED}))
     );
-    assert_eq!(
-        status_of(
-            &app,
-            "POST",
-            "/api/write",
-            Cred::Bearer(&text),
-            Some(event("e", 1))
-        )
-        .await,
-        401
-    );
+    assert_eq!(write_status(&app, Cred::Bearer(&text)).await, 401);
     assert!(revoked_at.elapsed() < cache * 2);
     // Revoking an unknown key finds nothing.
     assert!(keys(&app)
@@ -394,14 +385,8 @@ async fn expiry_is_honoured_even_for_a_cached_key() {
     )
     .await
     .expose();
-    assert_eq!(
-        status_of(&app, "GET", "/api/read", Cred::Bearer(&past), None).await,
-        401
-    );
-    assert_eq!(
-        status_of(&app, "GET", "/api/read", Cred::Bearer(&soon), None).await,
-        200
-    );
+    assert_eq!(read_status(&app, Cred::Bearer(&past)).await, 401);
+    assert_eq!(read_status(&app, Cred::Bearer(&soon)).await, 200);
     let wait = (expires - time::now()).to_std().unwrap_or_default() + Duration::from_millis(100);
     tokio::time::sleep(wait).await;
     assert_eq!(
@@ -413,24 +398,9 @@ async fn expiry_is_honoured_even_for_a_cached_key() {
 #[tokio::test]
 async fn cursors_replayed_or_forged_across_tenants_are_refused() {
     let app = spawn_required(Duration::from_secs(30)).await;
-    let a = key(&app, "tenant-a", &["logs:read", "logs:write"])
-        .await
-        .expose();
-    let b = key(&app, "tenant-b", &["logs:read", "logs:write"])
-        .await
-        .expose();
+    let (a, b) = two_tenants(&app).await;
     for key in [&a, &a, &a, &b] {
-        assert_eq!(
-            status_of(
-                &app,
-                "POST",
-                "/api/write",
-                Cred::Bearer(key),
-                Some(event("e", 1))
-            )
-            .await,
-            201
-        );
+        assert_eq!(write_status(&app, Cred::Bearer(key)).await, 201);
     }
     app.wait_for_events(4, Duration::from_secs(5)).await;
     let (_, first) = call(&app, "GET", "/api/read?page_size=1", Cred::Bearer(&a), None).await;
@@ -532,25 +502,9 @@ async fn no_key_secret_or_hash_is_ever_logged() {
     let key = key(&app, "acme", &["logs:read"]).await;
     let text = key.expose();
     let wrong = format!("{}{}", &text[..21], "A".repeat(43));
-    assert_eq!(
-        status_of(&app, "GET", "/api/read", Cred::Bearer(&text), None).await,
-        200
-    );
-    assert_eq!(
-        status_of(&app, "GET", "/api/read", Cred::Header(&wrong), None).await,
-        401
-    );
-    assert_eq!(
-        status_of(
-            &app,
-            "POST",
-            "/api/write",
-            Cred::Bearer(&text),
-            Some(event("e", 1))
-        )
-        .await,
-        403
-    );
+    assert_eq!(read_status(&app, Cred::Bearer(&text)).await, 200);
+    assert_eq!(read_status(&app, Cred::Header(&wrong)).await, 401);
+    assert_eq!(write_status(&app, Cred::Bearer(&text)).await, 403);
     keys(&app).revoke(key.id(), time::now()).await.unwrap();
     keys(&app)
         .list(&Tenant::parse("acme").unwrap())
@@ -582,19 +536,9 @@ async fn optional_mode_serves_keyless_requests_as_default_and_still_verifies_key
     let (_, read) = call(&app, "GET", "/api/read", Cred::None, None).await;
     assert_eq!(read["metadata"]["total_records"], 1);
 
+    assert_eq!(read_status(&app, Cred::Bearer("alk_bad")).await, 401);
     assert_eq!(
-        status_of(&app, "GET", "/api/read", Cred::Bearer("alk_bad"), None).await,
-        401
-    );
-    assert_eq!(
-        status_of(
-            &app,
-            "GET",
-            "/api/read",
-            Cred::Bearer(&ApiKey::generate().expose()),
-            None
-        )
-        .await,
+        read_status(&app, Cred::Bearer(&ApiKey::generate().expose())).await,
         401
     );
     // A valid key acts for its own tenant, which sees nothing of `default`.
@@ -604,15 +548,5 @@ async fn optional_mode_serves_keyless_requests_as_default_and_still_verifies_key
         (status, read["metadata"]["total_records"].clone()),
         (200, json!(0))
     );
-    assert_eq!(
-        status_of(
-            &app,
-            "POST",
-            "/api/write",
-            Cred::Bearer(&other),
-            Some(event("e", 1))
-        )
-        .await,
-        403
-    );
+    assert_eq!(write_status(&app, Cred::Bearer(&other)).await, 403);
 }
