@@ -2,7 +2,7 @@
 //! the table, its indexes, TTL, the queue and its redrive to the dead-letter queue. Needs the
 //! emulator at `AWS_ENDPOINT_URL` (default `http://127.0.0.1:4566`).
 
-use audit_aws::infra::{self, Created, InfraSpec, ResourceNames};
+use audit_aws::infra::{self, InfraSpec, ResourceNames};
 use aws_config::Region;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -24,18 +24,6 @@ async fn clients() -> (aws_sdk_dynamodb::Client, aws_sdk_sqs::Client) {
     )
 }
 
-async fn remove(dynamo: &aws_sdk_dynamodb::Client, sqs: &aws_sdk_sqs::Client, created: &Created) {
-    // Best effort: the emulator is shared, but a leftover only costs memory.
-    let _ = dynamo
-        .delete_table()
-        .table_name(&created.table)
-        .send()
-        .await;
-    for url in [&created.queue_url, &created.dead_letter_queue_url] {
-        let _ = sqs.delete_queue().queue_url(url).send().await;
-    }
-}
-
 #[tokio::test]
 async fn bootstrap_creates_what_the_template_defines() -> TestResult {
     let (dynamo, sqs) = clients().await;
@@ -46,7 +34,7 @@ async fn bootstrap_creates_what_the_template_defines() -> TestResult {
     let live = infra::describe(&dynamo, &sqs, &created).await?;
 
     assert_eq!(live.normalized(), spec.clone().normalized());
-    remove(&dynamo, &sqs, &created).await;
+    infra::remove(&dynamo, &sqs, &created).await;
     Ok(())
 }
 
@@ -64,7 +52,7 @@ async fn bootstrap_twice_reuses_the_resources() -> TestResult {
     assert_eq!(first, third);
     let live = infra::describe(&dynamo, &sqs, &first).await?;
     assert_eq!(live.normalized(), spec.normalized());
-    remove(&dynamo, &sqs, &first).await;
+    infra::remove(&dynamo, &sqs, &first).await;
     Ok(())
 }
 
@@ -80,7 +68,7 @@ async fn visibility_override_changes_only_the_queue_visibility() -> TestResult {
     let mut expected = spec.normalized();
     expected.queue.visibility_timeout = 1;
     assert_eq!(live.normalized(), expected);
-    remove(&dynamo, &sqs, &created).await;
+    infra::remove(&dynamo, &sqs, &created).await;
     Ok(())
 }
 
@@ -104,6 +92,6 @@ async fn describe_notices_an_index_that_drifted_from_the_template() -> TestResul
 
     assert_eq!(live, drifted.normalized());
     assert_ne!(live, spec.normalized());
-    remove(&dynamo, &sqs, &created).await;
+    infra::remove(&dynamo, &sqs, &created).await;
     Ok(())
 }

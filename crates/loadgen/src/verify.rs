@@ -44,24 +44,6 @@ impl Store {
         ))
     }
 
-    /// Deletes the table and the queues of a run that made its own (best effort: it is the emulator).
-    pub async fn remove(&self, dead_letter_queue_url: &str) {
-        let _ = self
-            .dynamo
-            .delete_table()
-            .table_name(&self.table)
-            .send()
-            .await;
-        for url in self
-            .queue_url
-            .iter()
-            .map(String::as_str)
-            .chain([dead_letter_queue_url])
-        {
-            let _ = self.sqs.delete_queue().queue_url(url).send().await;
-        }
-    }
-
     /// Every event item of the run, found by its `load-<run>-<seq>` description.
     pub async fn scan(&self, run: &str) -> anyhow::Result<Stored> {
         let prefix = marker_prefix(run);

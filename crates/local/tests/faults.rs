@@ -82,16 +82,12 @@ impl Aws {
     /// A failing case panics before this and leaves them for inspection.
     async fn finish(&self, config: &audit_aws::Config, runner: runner::Runner, started: Instant) {
         drop(runner);
-        let _ = self
-            .dynamo
-            .delete_table()
-            .table_name(&config.table)
-            .send()
-            .await;
-        let dlq = self.dead_letter_queue(config).await;
-        for url in [Some(config.queue_url.clone()), dlq].into_iter().flatten() {
-            let _ = self.sqs.delete_queue().queue_url(url).send().await;
-        }
+        let created = audit_aws::infra::Created {
+            table: config.table.clone(),
+            queue_url: config.queue_url.clone(),
+            dead_letter_queue_url: self.dead_letter_queue(config).await.unwrap_or_default(),
+        };
+        audit_aws::infra::remove(&self.dynamo, &self.sqs, &created).await;
         println!("  case took {:?}", started.elapsed());
     }
 }

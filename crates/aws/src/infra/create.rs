@@ -207,6 +207,23 @@ async fn ensure_queue(
 }
 
 /// The ARN of the queue at `url`.
+/// Deletes what `ensure` created: the table and both queues. Best effort, for tests, benchmarks and
+/// load runs that made their own resources on the emulator: a leftover costs only memory there.
+pub async fn remove(
+    dynamo: &aws_sdk_dynamodb::Client,
+    sqs: &aws_sdk_sqs::Client,
+    created: &Created,
+) {
+    let _ = dynamo
+        .delete_table()
+        .table_name(&created.table)
+        .send()
+        .await;
+    for url in [&created.queue_url, &created.dead_letter_queue_url] {
+        let _ = sqs.delete_queue().queue_url(url).send().await;
+    }
+}
+
 pub async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<String, InfraError> {
     let mut attributes = get_queue_attributes(sqs, url, &[QueueAttributeName::QueueArn]).await?;
     attributes

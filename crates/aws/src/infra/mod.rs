@@ -6,7 +6,7 @@
 mod create;
 mod template;
 
-pub use create::{describe, ensure, queue_arn};
+pub use create::{describe, ensure, queue_arn, remove};
 
 use std::time::Duration;
 

@@ -33,13 +33,16 @@ impl MemoryReader {
 
     /// How many catalogue names start with `prefix`, without metering: a bound for tests.
     pub fn name_count(&self, tenant: &Tenant, prefix: &str) -> u64 {
-        let names: BTreeSet<&str> = self
-            .records
+        self.matching_names(tenant, prefix).len() as u64
+    }
+
+    /// The distinct name keys of `tenant` that start with `prefix`, in order: the catalogue's view.
+    fn matching_names(&self, tenant: &Tenant, prefix: &str) -> BTreeSet<&str> {
+        self.records
             .iter()
             .filter(|r| r.tenant == tenant.as_str() && r.name_key.starts_with(prefix))
             .map(|r| r.name_key.as_str())
-            .collect();
-        names.len() as u64
+            .collect()
     }
 
     /// The partition's entries in range, in the query's direction: what a Query walks.
@@ -105,12 +108,7 @@ impl EventReader for MemoryReader {
     }
 
     async fn names(&self, tenant: &Tenant, prefix: &str) -> Result<Vec<String>, StoreError> {
-        let names: BTreeSet<&str> = self
-            .records
-            .iter()
-            .filter(|r| r.tenant == tenant.as_str() && r.name_key.starts_with(prefix))
-            .map(|r| r.name_key.as_str())
-            .collect();
+        let names = self.matching_names(tenant, prefix);
         self.meter.record(1, names.len() as u64);
         Ok(names.into_iter().map(str::to_owned).collect())
     }

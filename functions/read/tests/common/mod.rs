@@ -31,7 +31,7 @@ pub struct TestApp {
     pub dynamo: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub table: String,
-    queues: [String; 2],
+    created: infra::Created,
     pub handler: ReadHandler<DynamoReader, MemoryKeys>,
 }
 
@@ -72,8 +72,8 @@ pub async fn spawn_app(test: &str) -> TestApp {
         ),
         dynamo,
         sqs,
-        table: created.table,
-        queues: [created.queue_url, created.dead_letter_queue_url],
+        table: created.table.clone(),
+        created,
     }
 }
 
@@ -188,16 +188,7 @@ impl TestApp {
     }
 
     pub async fn remove(&self) {
-        // Best effort: the emulator is shared, but a leftover only costs memory.
-        let _ = self
-            .dynamo
-            .delete_table()
-            .table_name(&self.table)
-            .send()
-            .await;
-        for url in &self.queues {
-            let _ = self.sqs.delete_queue().queue_url(url).send().await;
-        }
+        infra::remove(&self.dynamo, &self.sqs, &self.created).await;
     }
 }
 
