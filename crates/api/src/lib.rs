@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod metrics;
+pub mod strict_json;
 
 use audit_domain::auth::Scope;
 use audit_domain::FieldErrors;
@@ -147,21 +148,25 @@ pub fn body_bytes(request: &Request) -> Result<&[u8], ApiError> {
     Ok(bytes)
 }
 
-/// Parses a JSON body, with the seed's 400 messages for empty and malformed bodies.
+/// Parses a JSON body, with the seed's 400 messages for empty and malformed bodies. An object that
+/// names a key twice is malformed too (see [`strict_json`]).
 pub fn json_body(request: &Request) -> Result<Value, ApiError> {
     let bytes = body_bytes(request)?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::BadRequest("body must not be empty".to_owned()));
     }
-    serde_json::from_slice(bytes).map_err(|e| match e.classify() {
-        serde_json::error::Category::Eof => {
-            ApiError::BadRequest("body contains badly-formed JSON".to_owned())
-        }
-        _ => ApiError::BadRequest(format!(
-            "body contains badly-formed JSON (at line {} column {})",
-            e.line(),
-            e.column()
-        )),
+    strict_json::from_slice(bytes).map_err(|e| {
+        let at = format!("(at line {} column {})", e.line(), e.column());
+        ApiError::BadRequest(match e.classify() {
+            serde_json::error::Category::Eof => "body contains badly-formed JSON".to_owned(),
+            serde_json::error::Category::Data => {
+                // The message is `duplicate key "name" at line 1 column 9`; keep the key part.
+                let text = e.to_string();
+                let what = text.split(" at line ").next().unwrap_or(&text);
+                format!("body contains a {what} {at}")
+            }
+            _ => format!("body contains badly-formed JSON {at}"),
+        })
     })
 }
 

@@ -138,6 +138,18 @@ async fn the_api_answers_errors_in_the_seed_shapes() {
             r#"{"event_name":"a","description":"b","customer_id":-1}"#,
             422,
         ),
+        (
+            "POST",
+            "/api/write",
+            r#"{"event_name":"a","description":"b","event_name":"c"}"#,
+            400,
+        ),
+        (
+            "POST",
+            "/api/write/batch",
+            r#"[{"event_name":"a","description":"b","metadata":{"k":1,"k":2}}]"#,
+            400,
+        ),
         ("GET", "/api/write", "", 405),
         ("PUT", "/api/write/batch", "", 405),
         ("GET", "/nowhere", "", 404),
