@@ -39,4 +39,5 @@ RUNS="${BENCH_INIT_RUNS:-20}"
       echo "$f: not built; run make package"
     fi
   done
-} 2>&1 | grep --line-buffered -v 'seeding' | tee .run/bench.txt
+# Everything reaches the terminal, seeding progress included; the saved figures leave that out.
+} 2>&1 | tee /dev/stderr | grep -v 'seeding' > .run/bench.txt
