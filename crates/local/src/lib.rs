@@ -11,6 +11,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
 use audit_aws::index::DynamoReader;
 use audit_aws::infra::{self, InfraSpec, ResourceNames};
 use audit_aws::{Config, DynamoKeys, DynamoStore, SqsQueue};
@@ -112,7 +113,12 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     } = settings;
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let created = bootstrap(&config, &dynamo, &sqs, visibility_timeout).await?;
+    let created = bootstrap(&config, &dynamo, &sqs, visibility_timeout)
+        .await
+        .context(
+            "could not create the table and queues; is the emulator running on AWS_ENDPOINT_URL? \
+             (`make dev` starts it)",
+        )?;
     let queue_arn = infra::queue_arn(&sqs, &created.queue_url).await?;
 
     // Each function verifies keys with its own cache, as two Lambda functions would.
@@ -128,7 +134,11 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     });
 
     let (stop, stopped) = watch::channel(false);
-    let listener = TcpListener::bind(listen).await?;
+    let listener = TcpListener::bind(listen).await.with_context(|| {
+        format!(
+            "could not listen on {listen}; is another runner using it? (AUDIT_LISTEN sets another)"
+        )
+    })?;
     let addr = listener.local_addr()?;
     let http_task = tokio::spawn(accept(listener, routes.clone(), stopped.clone()));
     let drain = Arc::new(Drain::new(

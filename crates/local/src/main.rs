@@ -52,9 +52,7 @@ async fn main() -> anyhow::Result<()> {
         poll_wait: Duration::from_secs(2),
     })
     .await
-    .context(
-        "could not start; is the emulator running on AWS_ENDPOINT_URL? (`make dev` starts it)",
-    )?;
+    .context("the local runner could not start")?;
     tracing::info!(
         url = %format!("http://{}", running.addr),
         table = %running.table,
