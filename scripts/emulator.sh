@@ -41,6 +41,15 @@ case "${1:-}" in
     if [[ -f "$PID_FILE" ]]; then
       pid="$(cat "$PID_FILE")"
       if kill "$pid" 2>/dev/null; then
+        # moto finishes the request in hand first; wait until the port is free, so that the next
+        # `make dev` or `make test` does not find a dying emulator still answering.
+        for _ in $(seq 1 50); do
+          answers || break
+          sleep 0.2
+        done
+        if answers; then
+          kill -9 "$pid" 2>/dev/null || true
+        fi
         echo "emulator: stopped moto ($pid)"
       fi
       rm -f "$PID_FILE"
