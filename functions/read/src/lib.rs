@@ -150,7 +150,10 @@ impl<R: EventReader, K: KeyStore> ReadHandler<R, K> {
             .map_err(ApiError::Invalid)?;
         let page = read::read(store, context, &query)
             .await
-            .map_err(ApiError::internal)?;
+            .map_err(|error| match error {
+                read::ReadError::TooBroad(errors) => ApiError::Invalid(errors),
+                read::ReadError::Store(error) => ApiError::internal(error),
+            })?;
         Ok(json_response(StatusCode::OK, &page.to_json()))
     }
 }

@@ -230,3 +230,58 @@ async fn one_log_by_id() {
     }
     app.remove().await;
 }
+
+#[tokio::test]
+async fn a_customer_sorted_by_name_past_the_limit_is_refused_and_a_narrower_range_is_answered() {
+    use audit_domain::read::CUSTOMER_NAME_SORT_LIMIT;
+    let app = spawn_app("customer-name-limit").await;
+    let start = audit_domain::time::parse_rfc3339("2024-01-01T00:00:00Z").unwrap();
+    let at = |i: usize| (start + chrono::Duration::seconds(i as i64)).to_rfc3339();
+    // One customer with one event more than the limit, one second apart, and another customer.
+    let mut events: Vec<Event> = (0..=CUSTOMER_NAME_SORT_LIMIT)
+        .map(|i| event(NAMES[i % 5], Some(7), &at(i)))
+        .collect();
+    events.push(event("other", Some(8), &at(0)));
+    app.seed(&events).await;
+
+    let (status, body, cost) = app
+        .get("/api/read", &[("customer_id", "7"), ("sort", "event_name")])
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body["error"]["sort"]
+        .as_str()
+        .unwrap()
+        .contains("narrow it with from and to"));
+    assert!(
+        cost.items_read <= CUSTOMER_NAME_SORT_LIMIT as u64 + 1,
+        "the refusal reads no more than the limit: {cost:?}"
+    );
+
+    // The first half-hour holds 1,800 of the customer's events: answered, in name order.
+    let to = at(1800);
+    let body = app
+        .read(&[
+            ("customer_id", "7"),
+            ("sort", "-event_name"),
+            ("to", to.as_str()),
+            ("page_size", "100"),
+        ])
+        .await;
+    assert_eq!(body["metadata"]["total_records"], 1800);
+    let names: Vec<String> = body["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["event_name"].as_str().unwrap().to_lowercase())
+        .collect();
+    let mut sorted = names.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(names, sorted);
+    // Sorted by time there is no limit.
+    let body = app.read(&[("customer_id", "7")]).await;
+    assert_eq!(
+        body["metadata"]["total_records"],
+        CUSTOMER_NAME_SORT_LIMIT as u64 + 1
+    );
+    app.remove().await;
+}

@@ -9,11 +9,19 @@ use std::future::Future;
 
 use futures::future::try_join_all;
 
+use crate::fields::FieldErrors;
 use crate::keys;
 use crate::ports::StoreError;
 use crate::query::{Direction, ReadQuery};
 use crate::read::plan::{after, filter_range, in_direction, Plan};
 use crate::read::port::{EventReader, Index, IndexQuery, KeyEntry, KeyPage, KeyRange};
+use crate::read::ReadError;
+
+/// The most of one customer's events that `customer_id` with `sort=event_name` sorts in memory.
+/// `by_customer` is ordered by time only, so that sort reads the customer's whole range: this keeps
+/// its cost (about 160 read units at the limit) and its memory bounded, and a broader query is
+/// asked to narrow its time range rather than run into the function's timeout.
+pub const CUSTOMER_NAME_SORT_LIMIT: usize = 10_000;
 
 /// Partitions asked at the same time: enough to hide latency, few enough not to burst throttling.
 const FAN_OUT: usize = 16;
@@ -112,7 +120,7 @@ pub(crate) async fn window<R: EventReader>(
     store: &R,
     plan: &Plan,
     query: &ReadQuery,
-) -> Result<(Window, Option<u64>), StoreError> {
+) -> Result<(Window, Option<u64>), ReadError> {
     let offset = usize::try_from(query.offset()).unwrap_or(usize::MAX);
     let size = query.page_size.get() as usize;
     let need = offset.saturating_add(size + 1);
@@ -181,10 +189,22 @@ pub(crate) async fn window<R: EventReader>(
                 partition: partition.clone(),
                 range: base,
                 direction: Direction::Asc,
-                limit: None,
+                limit: Some(CUSTOMER_NAME_SORT_LIMIT + 1),
                 name_prefix: name_prefix.clone(),
             };
             let mut entries = query_one(store, &q).await?.entries;
+            if entries.len() > CUSTOMER_NAME_SORT_LIMIT {
+                let mut errors = FieldErrors::new();
+                errors.add(
+                    "sort",
+                    format!(
+                        "sorting one customer's events by event_name is limited to \
+                         {CUSTOMER_NAME_SORT_LIMIT} events; narrow it with from and to, or sort by \
+                         created_at"
+                    ),
+                );
+                return Err(ReadError::TooBroad(errors));
+            }
             let total = entries.len() as u64;
             let key = |e: &KeyEntry| (e.name_key.clone().unwrap_or_default(), e.ts.clone());
             entries.sort_unstable_by_key(key);

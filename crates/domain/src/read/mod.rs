@@ -19,11 +19,13 @@ use serde_json::{json, Value};
 
 use crate::cursor::{Cursor, CursorKey, Position};
 use crate::event::{Event, Tenant};
+use crate::fields::FieldErrors;
 use crate::id::EventId;
 use crate::keys;
 use crate::ports::StoreError;
 use crate::query::{ReadQuery, SortKey};
 
+pub use merge::CUSTOMER_NAME_SORT_LIMIT;
 pub use port::{CostMeter, EventReader, Index, IndexQuery, KeyEntry, KeyPage, KeyRange, ReadCost};
 
 /// What every read of one deployment shares.
@@ -66,16 +68,27 @@ impl ReadPage {
     }
 }
 
+/// Why a query got no page.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The store failed: a 500, with the details in the log.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The query is valid but would read too much to answer: a 422 that says how to narrow it.
+    #[error("the query is too broad")]
+    TooBroad(FieldErrors),
+}
+
 /// Reads the page `query` asks for.
 pub async fn read<R: EventReader>(
     store: &R,
     ctx: &ReadContext,
     query: &ReadQuery,
-) -> Result<ReadPage, StoreError> {
+) -> Result<ReadPage, ReadError> {
     let plan = plan::Plan::choose(store, &ctx.tenant, ctx.shards, query).await?;
     let ((window, known_total), counted) = futures::try_join!(
         merge::window(store, &plan, query),
-        merge::total(store, &plan, query)
+        futures::TryFutureExt::err_into(merge::total(store, &plan, query))
     )?;
     let total_records = known_total.unwrap_or(counted);
 

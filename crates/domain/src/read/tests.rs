@@ -264,3 +264,48 @@ fn reads_are_send_so_lambda_can_run_them() {
         ReadQuery::parse(Vec::<(String, String)>::new(), &ctx.tenant, &ctx.cursor_key).unwrap();
     is_send(&read(&store, &ctx, &query));
 }
+
+#[test]
+fn a_customer_sorted_by_name_is_sorted_up_to_the_limit_and_refused_beyond_it() {
+    // One customer with one event more than the limit, one second apart.
+    let events: Vec<Event> = (0..=CUSTOMER_NAME_SORT_LIMIT as i64)
+        .map(|i| event((i as u128 + 1, (i % 3) as usize, Some(7), i, false)))
+        .collect();
+    let store = MemoryReader::new(&events, 8);
+    let ctx = context(8);
+    let parse = |params: &[(&str, &str)]| {
+        ReadQuery::parse(params.iter().copied(), &ctx.tenant, &ctx.cursor_key).unwrap()
+    };
+    let refused = runtime().block_on(read(
+        &store,
+        &ctx,
+        &parse(&[("customer_id", "7"), ("sort", "event_name")]),
+    ));
+    let Err(ReadError::TooBroad(errors)) = refused else {
+        panic!("expected a refusal, got {refused:?}");
+    };
+    assert!(errors
+        .get("sort")
+        .unwrap()
+        .contains("narrow it with from and to"));
+
+    // A time range that holds exactly the limit is answered, in name order.
+    let to = (base() + Duration::seconds(CUSTOMER_NAME_SORT_LIMIT as i64)).to_rfc3339();
+    let page = runtime()
+        .block_on(read(
+            &store,
+            &ctx,
+            &parse(&[("customer_id", "7"), ("sort", "event_name"), ("to", &to)]),
+        ))
+        .unwrap();
+    assert_eq!(page.total_records, CUSTOMER_NAME_SORT_LIMIT as u64);
+    let names: Vec<&str> = page.logs.iter().map(|e| e.event_name.as_str()).collect();
+    let mut sorted = names.clone();
+    sorted.sort_by_key(|n| n.to_lowercase());
+    assert_eq!(names, sorted);
+    // Sorted by time, the same customer is not limited.
+    let by_time = runtime()
+        .block_on(read(&store, &ctx, &parse(&[("customer_id", "7")])))
+        .unwrap();
+    assert_eq!(by_time.total_records, CUSTOMER_NAME_SORT_LIMIT as u64 + 1);
+}
