@@ -3,6 +3,7 @@
 
 SHELL := /bin/bash
 VENV := .venv
+INFRA_VENV := .venv-infra
 PYTHON ?= python3
 
 # The emulator needs credentials and a region to sign requests, but never checks them.
@@ -15,7 +16,7 @@ export AWS_ENDPOINT_URL ?= http://127.0.0.1:4566
 export AUDIT_LOG_FORMAT ?= text
 export RUST_LOG ?= info
 
-.PHONY: help dev test watch emulator emulator-stop venv lint fmt validate package deploy clean-run
+.PHONY: help dev test watch emulator emulator-stop venv lint fmt validate package deploy
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -74,8 +75,6 @@ package: $(VENV)/bin/cargo-lambda ## Build the three arm64 release bootstraps an
 deploy: $(INFRA_VENV)/bin/cfn-lint $(VENV)/bin/cargo-lambda ## Build with SAM and deploy (guided the first time).
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(INFRA_VENV)/bin/sam build --beta-features --template-file infra/template.yaml
 	$(INFRA_VENV)/bin/sam deploy --guided
-
-INFRA_VENV := .venv-infra
 
 $(INFRA_VENV)/bin/cfn-lint: infra/requirements.txt
 	@test -x $(INFRA_VENV)/bin/python || $(PYTHON) -m venv $(INFRA_VENV)
