@@ -47,10 +47,6 @@ impl DynamoReader {
         }
     }
 
-    pub fn from_sdk(sdk: &aws_config::SdkConfig, table: &str) -> Self {
-        Self::new(crate::endpoint::dynamodb_client(sdk), table)
-    }
-
     /// A Query with the key condition of `query`; `#t`/`:lo`/`:hi` bound `ts`.
     fn key_query(&self, query: &IndexQuery) -> QueryFluentBuilder {
         let range = &query.range;

@@ -12,11 +12,10 @@ async fn main() -> Result<(), Error> {
     audit_api::init_tracing();
     let config = Config::from_env()?;
     let sdk = sdk_config().await;
-    let store = DynamoReader::from_sdk(&sdk, &config.table);
-    let verifier = Verifier::new(
-        DynamoKeys::from_sdk(&sdk, &config.table),
-        config.auth_policy(),
-    );
+    // One client for events and keys: each client built is more cold-start work.
+    let dynamo = audit_aws::endpoint::dynamodb_client(&sdk);
+    let store = DynamoReader::new(dynamo.clone(), &config.table);
+    let verifier = Verifier::new(DynamoKeys::new(dynamo, &config.table), config.auth_policy());
     let handler = ReadHandler::new(store, context(&config), verifier);
     let handler = &handler;
     run(service_fn(move |request: Request| async move {
