@@ -41,3 +41,11 @@ where
         StoreError::Rejected { message, source }
     }
 }
+
+/// A record or request the SDK refused to build, or an item that does not map back: never retried.
+pub(crate) fn rejected(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Rejected {
+        message: error.to_string(),
+        source: Some(Box::new(error)),
+    }
+}

@@ -16,7 +16,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Select};
 use aws_sdk_dynamodb::Client;
 use rand::Rng as _;
 
-use crate::error::store_error;
+use crate::error::{rejected, store_error};
 
 /// BatchGetItem takes at most 100 keys.
 const MAX_BATCH_GET: usize = 100;
@@ -127,13 +127,6 @@ impl DynamoReader {
 fn backoff(attempt: u32) -> Duration {
     let cap = BASE_BACKOFF * 2u32.pow(attempt.min(6));
     cap.mul_f64(rand::thread_rng().gen_range(0.5..=1.0))
-}
-
-fn rejected(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
-    StoreError::Rejected {
-        message: error.to_string(),
-        source: Some(Box::new(error)),
-    }
 }
 
 fn string(item: &Item, name: &str) -> Option<String> {

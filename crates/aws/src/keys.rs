@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteIte
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 
-use crate::error::store_error;
+use crate::error::{rejected, store_error};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -165,13 +165,6 @@ fn to_item(item: &KeyItem) -> Result<Item, StoreError> {
 
 fn from_item(item: Item) -> Result<KeyItem, StoreError> {
     serde_dynamo::from_item(item).map_err(rejected)
-}
-
-fn rejected(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
-    StoreError::Rejected {
-        message: error.to_string(),
-        source: Some(Box::new(error)),
-    }
 }
 
 /// An item under a key prefix that this code did not write. Its content is not quoted: it may hold

@@ -7,7 +7,7 @@ use audit_domain::ports::{EventStore, Record, StoreError};
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use aws_sdk_dynamodb::Client;
 
-use crate::error::store_error;
+use crate::error::{rejected, store_error};
 
 #[derive(Clone, Debug)]
 pub struct DynamoStore {
@@ -60,10 +60,7 @@ impl EventStore for DynamoStore {
             let put = PutRequest::builder()
                 .set_item(Some(to_item(record)?))
                 .build()
-                .map_err(|e| StoreError::Rejected {
-                    message: e.to_string(),
-                    source: Some(Box::new(e)),
-                })?;
+                .map_err(rejected)?;
             requests.push(WriteRequest::builder().put_request(put).build());
         }
         let output = self
