@@ -184,10 +184,8 @@ impl EventReader for DynamoReader {
             };
             let output = request.send().await.map_err(store_error)?;
             self.meter.record(1, output.scanned_count.max(0) as u64);
-            let mut cut_short = false;
             for item in output.items.unwrap_or_default() {
                 if query.limit.is_some_and(|limit| entries.len() >= limit) {
-                    cut_short = true;
                     break;
                 }
                 let ts = string(&item, "ts").ok_or_else(|| StoreError::Rejected {
@@ -204,10 +202,7 @@ impl EventReader for DynamoReader {
             start = output.last_evaluated_key;
             let full = query.limit.is_some_and(|limit| entries.len() >= limit);
             if start.is_none() || full {
-                return Ok(KeyPage {
-                    entries,
-                    exhausted: start.is_none() && !cut_short,
-                });
+                return Ok(KeyPage { entries });
             }
         }
     }

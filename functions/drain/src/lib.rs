@@ -25,7 +25,6 @@ pub const DEFAULT_CONCURRENCY: usize = 4;
 pub struct Drain<S> {
     store: S,
     shards: u32,
-    concurrency: usize,
     retry: RetryPolicy,
     /// Catalogue entries already written by this process: a name costs one write per cold start,
     /// not one per event.
@@ -56,7 +55,6 @@ impl<S: EventStore> Drain<S> {
         Self {
             store,
             shards,
-            concurrency: DEFAULT_CONCURRENCY,
             retry: RetryPolicy::default(),
             names_written: Mutex::new(HashSet::new()),
         }
@@ -70,11 +68,6 @@ impl<S: EventStore> Drain<S> {
     /// The store the drain writes to (benchmarks read counters off it).
     pub fn store(&self) -> &S {
         &self.store
-    }
-
-    pub fn with_concurrency(mut self, concurrency: usize) -> Self {
-        self.concurrency = concurrency.max(1);
-        self
     }
 
     /// Handles one batch. `deadline` is when the invocation must have answered; retries stop
@@ -151,7 +144,7 @@ impl<S: EventStore> Drain<S> {
                 let outcome = self.write_chunk(records, deadline).await;
                 (chunk, outcome)
             })
-            .buffer_unordered(self.concurrency)
+            .buffer_unordered(DEFAULT_CONCURRENCY)
             .collect()
             .await;
 

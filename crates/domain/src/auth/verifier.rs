@@ -121,10 +121,6 @@ impl<K: KeyStore> Verifier<K> {
         }
     }
 
-    pub fn policy(&self) -> &AuthPolicy {
-        &self.policy
-    }
-
     /// Who the request acts as, given the key text it presented (`None`: no key at all).
     pub async fn authorize(
         &self,

@@ -95,10 +95,7 @@ impl EventReader for MemoryReader {
             }
         }
         self.meter.record(1, examined as u64);
-        Ok(KeyPage {
-            entries,
-            exhausted: examined == rows.len(),
-        })
+        Ok(KeyPage { entries })
     }
 
     async fn count(&self, query: &IndexQuery) -> Result<u64, StoreError> {

@@ -59,10 +59,7 @@ where
 
 async fn query_one<R: EventReader>(store: &R, query: &IndexQuery) -> Result<KeyPage, StoreError> {
     if query.range.is_empty() || query.limit == Some(0) {
-        return Ok(KeyPage {
-            entries: Vec::new(),
-            exhausted: true,
-        });
+        return Ok(KeyPage::default());
     }
     store.query_keys(query).await
 }

@@ -82,11 +82,11 @@ pub struct KeyEntry {
     pub name_key: Option<String>,
 }
 
-/// Entries in the query's direction, and whether the partition's range holds no more.
+/// Entries in the query's direction. (Whether more follow is the merge's to work out, from how many
+/// it asked for.)
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KeyPage {
     pub entries: Vec<KeyEntry>,
-    pub exhausted: bool,
 }
 
 /// What one request cost the store: requests made and items read (index entries examined, base
