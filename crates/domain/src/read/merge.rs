@@ -203,13 +203,13 @@ pub(crate) async fn window<R: EventReader>(
                 return Err(ReadError::TooBroad(errors));
             }
             let total = entries.len() as u64;
-            let key = |e: &KeyEntry| (e.name_key.clone().unwrap_or_default(), e.ts.clone());
-            entries.sort_unstable_by_key(key);
-            if direction == Direction::Desc {
-                entries.reverse();
+            // Borrowed keys: up to 10,000 entries are sorted, and each `ts` is unique.
+            fn key(e: &KeyEntry) -> (&str, &str) {
+                (e.name_key.as_deref().unwrap_or(""), e.ts.as_str())
             }
+            entries.sort_unstable_by(|a, b| in_direction(&key(a), &key(b), direction));
             if let Some(p) = resume {
-                let at = (p.name_key.clone().unwrap_or_default(), p.ts.clone());
+                let at = (p.name_key.as_deref().unwrap_or(""), p.ts.as_str());
                 entries.retain(|e| in_direction(&key(e), &at, direction).is_gt());
             }
             Ok((cut(entries, offset, size), Some(total)))
