@@ -213,7 +213,7 @@ fn read_handler(
     dynamo: &aws_sdk_dynamodb::Client,
     table: &str,
 ) -> Arc<dyn Handler> {
-    let reader = DynamoReader::new(dynamo.clone(), &config.table);
+    let reader = DynamoReader::new(dynamo.clone(), table);
     Arc::new(ReadHandler::new(
         reader,
         audit_read::context(config),
