@@ -88,8 +88,5 @@ async fn keys_are_created_listed_and_revoked() {
         Some(2)
     );
 
-    let _ = dynamo.delete_table().table_name(table).send().await;
-    for url in [created.queue_url, created.dead_letter_queue_url] {
-        let _ = sqs.delete_queue().queue_url(url).send().await;
-    }
+    infra::remove(&dynamo, &sqs, &created).await;
 }

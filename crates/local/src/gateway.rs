@@ -26,7 +26,8 @@ pub struct Routes {
 }
 
 impl Routes {
-    fn pick(&self, path: &str) -> &Arc<dyn Handler> {
+    /// The function API Gateway would route `path` to.
+    pub fn pick(&self, path: &str) -> &Arc<dyn Handler> {
         if path == "/api/write" || path.starts_with("/api/write/") {
             &self.write
         } else {

@@ -14,7 +14,7 @@ mod secrets;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use audit_aws::config::AuthMode;
 use audit_aws::DynamoKeys;

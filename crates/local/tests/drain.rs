@@ -67,7 +67,10 @@ async fn delivering_the_same_message_twice_stores_it_once() {
             .await
             .unwrap();
     }
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        app.wait_for_empty_queue(Duration::from_secs(20)).await,
+        "the runner never drained the two messages"
+    );
     assert_eq!(app.events().await.len(), 1);
     app.running.stop().await;
 }

@@ -84,12 +84,7 @@ async fn every_fixture_gets_the_expected_answer() {
                 let request =
                     lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
                 let path = request.uri().path().to_owned();
-                let handler = if path.starts_with("/api/write") {
-                    &app.running.routes.write
-                } else {
-                    &app.running.routes.read
-                };
-                let response = handler.call(request).await;
+                let response = app.running.routes.pick(&path).call(request).await;
                 let body: Value = match response.body() {
                     Body::Text(t) => serde_json::from_str(t).unwrap(),
                     other => panic!("{name}: {other:?}"),

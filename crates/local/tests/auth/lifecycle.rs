@@ -26,14 +26,13 @@ async fn revocation_takes_effect_within_the_cache_lifetime() {
         "the listing shows the revocation"
     );
 
-    let revoked_at = Instant::now();
+    // The bound under test is this wait: one cache lifetime (plus a margin) after the revocation.
     tokio::time::sleep(cache + Duration::from_millis(100)).await;
     assert_eq!(
         call(&app, "GET", "/api/read", Cred::Bearer(&text), None).await,
         (401, json!({"error": UNAUTHENTICATED}))
     );
     assert_eq!(write_status(&app, Cred::Bearer(&text)).await, 401);
-    assert!(revoked_at.elapsed() < cache * 2);
     // Revoking an unknown key finds nothing.
     assert!(keys(&app)
         .revoke(ApiKey::generate().id(), time::now())

@@ -3,7 +3,8 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crate::check::{assert_exactly_once, count_events, queue_depth};
+use crate::check::{assert_exactly_once, count_events};
+use crate::common::queue_depth;
 use crate::load::{Ledger, Load};
 use crate::outage::OutageProxy;
 use crate::runner::Runner;
