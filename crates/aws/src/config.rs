@@ -182,6 +182,25 @@ pub fn sdk_loader() -> aws_config::ConfigLoader {
         .timeout_config(timeouts())
 }
 
+/// `AWS_ENDPOINT_URL`, or the address where `make` starts the emulator: for tests and tools that
+/// must only ever reach the emulator.
+pub fn emulator_endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "http://127.0.0.1:4566".to_owned())
+}
+
+/// SDK configuration for an emulator (or a fault-injecting proxy in front of one) at `endpoint`:
+/// a fixed region and dummy credentials, so that a test never picks up a real AWS profile.
+pub async fn emulator_sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    sdk_loader()
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "emulator",
+        ))
+        .load()
+        .await
+}
+
 /// Root certificates of AWS's endpoints (see `certs/README.md`).
 const AWS_ROOTS: &[u8] = include_bytes!("../certs/aws-roots.pem");
 

@@ -10,7 +10,7 @@ pub mod keys;
 pub mod queue;
 pub mod store;
 
-pub use config::{sdk_config, sdk_loader, Config, Secret};
+pub use config::{emulator_endpoint, emulator_sdk_config, sdk_config, sdk_loader, Config, Secret};
 pub use keys::DynamoKeys;
 pub use queue::SqsQueue;
 pub use store::DynamoStore;

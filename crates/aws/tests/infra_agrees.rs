@@ -3,21 +3,11 @@
 //! emulator at `AWS_ENDPOINT_URL` (default `http://127.0.0.1:4566`).
 
 use audit_aws::infra::{self, InfraSpec, ResourceNames};
-use aws_config::Region;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 async fn clients() -> (aws_sdk_dynamodb::Client, aws_sdk_sqs::Client) {
-    let endpoint =
-        std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "http://127.0.0.1:4566".to_owned());
-    let config = audit_aws::sdk_loader()
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "test", "test", None, None, "static",
-        ))
-        .load()
-        .await;
+    let config = audit_aws::emulator_sdk_config(&audit_aws::emulator_endpoint()).await;
     (
         aws_sdk_dynamodb::Client::new(&config),
         aws_sdk_sqs::Client::new(&config),

@@ -7,9 +7,7 @@ use audit_aws::infra::{self, InfraSpec, ResourceNames};
 use audit_aws::DynamoKeys;
 use audit_domain::auth::{ApiKey, AuthMode, AuthPolicy, Scope, Verifier};
 
-fn endpoint() -> String {
-    std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "http://127.0.0.1:4566".to_owned())
-}
+use audit_aws::emulator_endpoint as endpoint;
 
 fn cli(table: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_audit-log"))
@@ -31,14 +29,7 @@ fn stdout(output: &Output) -> String {
 
 #[tokio::test]
 async fn keys_are_created_listed_and_revoked() {
-    let sdk = audit_aws::sdk_loader()
-        .endpoint_url(endpoint())
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "test", "test", None, None, "tests",
-        ))
-        .load()
-        .await;
+    let sdk = audit_aws::emulator_sdk_config(&endpoint()).await;
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let names = ResourceNames::unique("cli");

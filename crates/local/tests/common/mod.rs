@@ -21,25 +21,10 @@ pub struct TestApp {
     pub http: reqwest::Client,
 }
 
-pub fn endpoint() -> String {
-    std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "http://127.0.0.1:4566".to_owned())
-}
+pub use audit_aws::emulator_endpoint as endpoint;
 
 pub async fn sdk() -> aws_config::SdkConfig {
-    sdk_at(&endpoint()).await
-}
-
-/// The SDK configuration for another endpoint than the emulator's, such as a fault-injecting proxy
-/// in front of it.
-pub async fn sdk_at(endpoint: &str) -> aws_config::SdkConfig {
-    audit_aws::sdk_loader()
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "test", "test", None, None, "tests",
-        ))
-        .load()
-        .await
+    audit_aws::emulator_sdk_config(&endpoint()).await
 }
 
 /// A name no other test (or earlier run) uses.

@@ -16,7 +16,6 @@ use audit_domain::keys::{CatalogueRecord, EventRecord};
 use audit_domain::read::{ReadContext, ReadCost};
 use audit_domain::{time, Event, EventId, Tenant};
 use audit_read::ReadHandler;
-use aws_config::Region;
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use lambda_http::http::Method;
@@ -35,22 +34,9 @@ pub struct TestApp {
     pub handler: ReadHandler<DynamoReader, MemoryKeys>,
 }
 
-async fn sdk() -> aws_config::SdkConfig {
-    let endpoint =
-        std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "http://127.0.0.1:4566".to_owned());
-    audit_aws::sdk_loader()
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "test", "test", None, None, "static",
-        ))
-        .load()
-        .await
-}
-
 /// A table no other test uses, and a read handler on it.
 pub async fn spawn_app(test: &str) -> TestApp {
-    let sdk = sdk().await;
+    let sdk = audit_aws::emulator_sdk_config(&audit_aws::emulator_endpoint()).await;
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let names = ResourceNames::unique(&format!("read-{test}"));
