@@ -2,8 +2,73 @@
 
 pub mod size;
 
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use audit_domain::keys::{CatalogueRecord, EventRecord};
 use audit_domain::{time, Event, EventId, NewEvent, Tenant};
+use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+use futures::stream::{self, StreamExt};
 use serde_json::json;
+
+/// The items the drain would write for `events`: each event's item, and the catalogue entry of each
+/// name not in `names` yet (which this adds to).
+pub fn items_of(events: &[Event], shards: u32, names: &mut HashSet<String>) -> Vec<size::Item> {
+    let mut items = Vec::with_capacity(events.len());
+    for event in events {
+        items.push(serde_dynamo::to_item(EventRecord::new(event, shards)).unwrap());
+        let name = CatalogueRecord::new(event);
+        if names.insert(name.sk.clone()) {
+            items.push(serde_dynamo::to_item(name).unwrap());
+        }
+    }
+    items
+}
+
+/// Writes `chunks` (of at most 25 items) with raw `BatchWriteItem` calls, `concurrency` in flight,
+/// resending `UnprocessedItems` at once. `progress(done, total)` is told after each chunk. Returns
+/// the calls made.
+pub async fn put_items(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    chunks: Vec<Vec<size::Item>>,
+    concurrency: usize,
+    progress: impl Fn(usize, usize) + Sync,
+) -> usize {
+    let calls = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let total = chunks.len();
+    stream::iter(chunks)
+        .for_each_concurrent(concurrency, |chunk| {
+            let (calls, done, progress) = (&calls, &done, &progress);
+            async move {
+                let mut requests: Vec<WriteRequest> = chunk
+                    .into_iter()
+                    .map(|item| {
+                        let put = PutRequest::builder().set_item(Some(item)).build().unwrap();
+                        WriteRequest::builder().put_request(put).build()
+                    })
+                    .collect();
+                while !requests.is_empty() {
+                    calls.fetch_add(1, Ordering::Relaxed);
+                    let output = client
+                        .batch_write_item()
+                        .request_items(table, requests)
+                        .send()
+                        .await
+                        .expect("BatchWriteItem");
+                    requests = output
+                        .unprocessed_items
+                        .unwrap_or_default()
+                        .remove(table)
+                        .unwrap_or_default();
+                }
+                progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
+            }
+        })
+        .await;
+    calls.into_inner()
+}
 
 /// SDK config for the emulator named by `AWS_ENDPOINT_URL` (the Makefile sets it).
 pub async fn sdk() -> aws_config::SdkConfig {

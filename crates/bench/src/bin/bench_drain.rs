@@ -14,15 +14,13 @@ use std::time::{Duration, Instant};
 
 use audit_aws::infra::{self, InfraSpec, ResourceNames};
 use audit_aws::DynamoStore;
-use audit_bench::{events, sdk, size};
+use audit_bench::{events, items_of, put_items, sdk, size};
 use audit_domain::envelope;
-use audit_domain::keys::{CatalogueRecord, EventRecord};
+use audit_domain::keys::EventRecord;
 use audit_domain::ports::{EventStore, Record, StoreError};
 use audit_domain::Event;
 use audit_drain::Drain;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
-use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
-use futures::stream::{self, StreamExt};
 
 /// Counts the store calls the drain makes.
 struct Counting {
@@ -37,59 +35,19 @@ impl EventStore for Counting {
     }
 }
 
-fn items_of(events: &[Event], shards: u32) -> Vec<size::Item> {
-    let mut names = HashSet::new();
-    let mut items: Vec<size::Item> = Vec::new();
-    for event in events {
-        items.push(serde_dynamo::to_item(EventRecord::new(event, shards)).unwrap());
-        let name = CatalogueRecord::new(event);
-        if names.insert(name.sk.clone()) {
-            items.push(serde_dynamo::to_item(name).unwrap());
-        }
-    }
-    items
-}
-
-async fn raw(
-    client: &aws_sdk_dynamodb::Client,
-    table: &str,
-    items: Vec<size::Item>,
-) -> (Duration, usize) {
-    let calls = AtomicUsize::new(0);
+/// The raw side: the same work as the drain's writes, as plain `BatchWriteItem` calls.
+async fn raw(client: &aws_sdk_dynamodb::Client, table: &str, items: Vec<size::Item>) -> Duration {
     let chunks: Vec<Vec<size::Item>> = items.chunks(25).map(<[_]>::to_vec).collect();
     let start = Instant::now();
-    stream::iter(chunks)
-        .for_each_concurrent(audit_drain::DEFAULT_CONCURRENCY, |chunk| {
-            let calls = &calls;
-            async move {
-                let mut requests: Vec<WriteRequest> = chunk
-                    .into_iter()
-                    .map(|item| {
-                        WriteRequest::builder()
-                            .put_request(
-                                PutRequest::builder().set_item(Some(item)).build().unwrap(),
-                            )
-                            .build()
-                    })
-                    .collect();
-                while !requests.is_empty() {
-                    calls.fetch_add(1, Ordering::Relaxed);
-                    let output = client
-                        .batch_write_item()
-                        .request_items(table, requests)
-                        .send()
-                        .await
-                        .expect("raw write");
-                    requests = output
-                        .unprocessed_items
-                        .unwrap_or_default()
-                        .remove(table)
-                        .unwrap_or_default();
-                }
-            }
-        })
-        .await;
-    (start.elapsed(), calls.into_inner())
+    put_items(
+        client,
+        table,
+        chunks,
+        audit_drain::DEFAULT_CONCURRENCY,
+        |_, _| {},
+    )
+    .await;
+    start.elapsed()
 }
 
 async fn drained(store: Counting, shards: u32, events: &[Event]) -> (Duration, usize) {
@@ -163,12 +121,12 @@ async fn main() -> anyhow::Result<()> {
     for round in 0..rounds {
         let raw_events = events(n, round as u64 * 2);
         let drain_events = events(n, round as u64 * 2 + 1);
-        let raw_items = items_of(&raw_events, shards);
+        let raw_items = items_of(&raw_events, shards, &mut HashSet::new());
         let store = Counting {
             inner: DynamoStore::new(dynamo.clone(), &tables[1]),
             calls: AtomicUsize::new(0),
         };
-        let ((raw_time, _), (drain_time, calls)) = if round % 2 == 0 {
+        let (raw_time, (drain_time, calls)) = if round % 2 == 0 {
             let r = raw(&dynamo, &tables[0], raw_items).await;
             (r, drained(store, shards, &drain_events).await)
         } else {

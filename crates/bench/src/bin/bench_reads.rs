@@ -10,13 +10,10 @@ use std::time::{Duration, Instant};
 use audit_aws::index::DynamoReader;
 use audit_aws::infra::{self, InfraSpec, ResourceNames};
 use audit_aws::Config;
-use audit_bench::{events, sdk, size};
+use audit_bench::{events, items_of, put_items, sdk, size};
 use audit_domain::auth::{AuthMode, AuthPolicy, MemoryKeys, Verifier};
-use audit_domain::keys::{CatalogueRecord, EventRecord};
 use audit_domain::read::ReadCost;
 use audit_read::{context, ReadHandler};
-use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
-use futures::stream::{self, StreamExt};
 use lambda_http::{Body, Request, RequestExt};
 use serde_json::Value;
 
@@ -45,50 +42,18 @@ async fn seed(
     seed: u64,
     names: &mut HashSet<String>,
 ) {
-    let mut items: Vec<size::Item> = Vec::new();
-    for event in events(n, seed) {
-        items.push(serde_dynamo::to_item(EventRecord::new(&event, 8)).unwrap());
-        let name = CatalogueRecord::new(&event);
-        if names.insert(name.sk.clone()) {
-            items.push(serde_dynamo::to_item(name).unwrap());
-        }
-    }
+    let items = items_of(&events(n, seed), 8, names);
     let chunks: Vec<Vec<size::Item>> = items.chunks(25).map(<[_]>::to_vec).collect();
-    let total = chunks.len();
     let start = Instant::now();
-    stream::iter(chunks.into_iter().enumerate())
-        .for_each_concurrent(4, |(i, chunk)| async move {
-            let mut requests: Vec<WriteRequest> = chunk
-                .into_iter()
-                .map(|item| {
-                    WriteRequest::builder()
-                        .put_request(PutRequest::builder().set_item(Some(item)).build().unwrap())
-                        .build()
-                })
-                .collect();
-            while !requests.is_empty() {
-                let output = client
-                    .batch_write_item()
-                    .request_items(table, requests)
-                    .send()
-                    .await
-                    .expect("seed write");
-                requests = output
-                    .unprocessed_items
-                    .unwrap_or_default()
-                    .remove(table)
-                    .unwrap_or_default();
-            }
-            if i % 400 == 0 {
-                eprintln!(
-                    "bench-reads: seeding {}/{} calls ({:.0?})",
-                    i,
-                    total,
-                    start.elapsed()
-                );
-            }
-        })
-        .await;
+    put_items(client, table, chunks, 4, |done, total| {
+        if done % 400 == 0 {
+            eprintln!(
+                "bench-reads: seeding {done}/{total} calls ({:.0?})",
+                start.elapsed()
+            );
+        }
+    })
+    .await;
 }
 
 async fn get(

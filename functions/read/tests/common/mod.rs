@@ -9,14 +9,15 @@ use std::time::Duration;
 
 use audit_aws::index::DynamoReader;
 use audit_aws::infra::{self, InfraSpec, ResourceNames};
+use audit_aws::DynamoStore;
 use audit_domain::auth::{AuthMode, AuthPolicy, MemoryKeys, Verifier};
 use audit_domain::cursor::CursorKey;
 use audit_domain::event::{Description, EventName};
 use audit_domain::keys::{CatalogueRecord, EventRecord};
+use audit_domain::ports::{EventStore, Record, StoreError};
 use audit_domain::read::{ReadContext, ReadCost};
 use audit_domain::{time, Event, EventId, Tenant};
 use audit_read::ReadHandler;
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, RequestExt};
@@ -79,59 +80,37 @@ pub fn event(name: &str, customer: Option<u64>, created_at: &str) -> Event {
     }
 }
 
+/// Writes `batch`, resending what comes back unprocessed with a growing pause.
+async fn write_all(store: &DynamoStore, mut batch: Vec<Record>) -> Result<(), StoreError> {
+    for attempt in 0..10u32 {
+        batch = store.write(batch).await?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+    }
+    panic!("the emulator kept items unprocessed");
+}
+
 impl TestApp {
-    /// Stores events and their catalogue names as the drain would, with plain `BatchWriteItem`.
+    /// Stores events and their catalogue names as the drain would, through the drain's own store
+    /// adapter, a few `BatchWriteItem` calls at a time.
     pub async fn seed(&self, events: &[Event]) {
         let mut seen = HashSet::new();
-        let mut items: Vec<HashMap<String, AttributeValue>> = Vec::new();
+        let mut records = Vec::new();
         for e in events {
-            items.push(serde_dynamo::to_item(EventRecord::new(e, SHARDS)).unwrap());
+            records.push(Record::Event(EventRecord::new(e, SHARDS)));
             if seen.insert(e.event_name.key()) {
-                items.push(serde_dynamo::to_item(CatalogueRecord::new(e)).unwrap());
+                records.push(Record::Name(CatalogueRecord::new(e)));
             }
         }
-        let batches: Vec<Vec<WriteRequest>> = items
-            .chunks(25)
-            .map(|chunk| {
-                chunk
-                    .iter()
-                    .map(|item| {
-                        let put = PutRequest::builder()
-                            .set_item(Some(item.clone()))
-                            .build()
-                            .unwrap();
-                        WriteRequest::builder().put_request(put).build()
-                    })
-                    .collect()
-            })
-            .collect();
-        stream::iter(batches)
-            .map(|batch| self.write(batch))
+        let store = DynamoStore::new(self.dynamo.clone(), &self.table);
+        stream::iter(records.chunks(25).map(<[_]>::to_vec))
+            .map(|batch| write_all(&store, batch))
             .buffer_unordered(SEED_CONCURRENCY)
             .try_collect::<Vec<()>>()
             .await
             .expect("seeding succeeds");
-    }
-
-    async fn write(&self, mut batch: Vec<WriteRequest>) -> Result<(), aws_sdk_dynamodb::Error> {
-        for attempt in 0..10u32 {
-            let output = self
-                .dynamo
-                .batch_write_item()
-                .request_items(&self.table, batch)
-                .send()
-                .await?;
-            batch = output
-                .unprocessed_items
-                .unwrap_or_default()
-                .remove(&self.table)
-                .unwrap_or_default();
-            if batch.is_empty() {
-                return Ok(());
-            }
-            tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
-        }
-        panic!("the emulator kept items unprocessed");
     }
 
     /// `GET path?query` through the handler: status, JSON body, and what it cost.
