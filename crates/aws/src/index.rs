@@ -123,7 +123,8 @@ impl DynamoReader {
     }
 }
 
-/// Exponential backoff with full jitter, so that concurrent readers do not retry in step.
+/// Exponential backoff with jitter (half to all of the step), so that concurrent readers do not
+/// retry in step.
 fn backoff(attempt: u32) -> Duration {
     let cap = BASE_BACKOFF * 2u32.pow(attempt.min(6));
     cap.mul_f64(rand::thread_rng().gen_range(0.5..=1.0))

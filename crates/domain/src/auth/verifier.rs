@@ -105,6 +105,17 @@ struct Cached {
     record: Option<Arc<KeyRecord>>,
 }
 
+impl Cached {
+    /// A found key is trusted for `ttl`, an unknown id remembered for `miss_ttl`.
+    fn is_fresh(&self, policy: &AuthPolicy) -> bool {
+        let ttl = match self.record {
+            Some(_) => policy.ttl,
+            None => policy.miss_ttl,
+        };
+        self.at.elapsed() < ttl
+    }
+}
+
 /// Verifies presented keys against a [`KeyStore`], caching lookups per instance.
 pub struct Verifier<K> {
     store: K,
@@ -181,8 +192,7 @@ impl<K: KeyStore> Verifier<K> {
         let record = self.store.find(id).await?.map(Arc::new);
         let mut cache = self.cache.lock().expect("the cache lock is never poisoned");
         if cache.len() >= MAX_CACHED {
-            let (ttl, miss_ttl) = (self.policy.ttl, self.policy.miss_ttl);
-            cache.retain(|_, c| c.at.elapsed() < if c.record.is_some() { ttl } else { miss_ttl });
+            cache.retain(|_, c| c.is_fresh(&self.policy));
             if cache.len() >= MAX_CACHED {
                 cache.clear();
             }
@@ -201,11 +211,7 @@ impl<K: KeyStore> Verifier<K> {
     fn cached(&self, id: &KeyId) -> Option<Option<Arc<KeyRecord>>> {
         let cache = self.cache.lock().expect("the cache lock is never poisoned");
         let entry = cache.get(id)?;
-        let ttl = match entry.record {
-            Some(_) => self.policy.ttl,
-            None => self.policy.miss_ttl,
-        };
-        (entry.at.elapsed() < ttl).then(|| entry.record.clone())
+        entry.is_fresh(&self.policy).then(|| entry.record.clone())
     }
 }
 
