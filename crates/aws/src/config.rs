@@ -204,19 +204,24 @@ pub async fn emulator_sdk_config(endpoint: &str) -> aws_config::SdkConfig {
 /// Root certificates of AWS's endpoints (see `certs/README.md`).
 const AWS_ROOTS: &[u8] = include_bytes!("../certs/aws-roots.pem");
 
+/// A TLS context that trusts only the bundled AWS roots, not the system's store.
+fn aws_roots_context(
+) -> Result<aws_smithy_http_client::tls::TlsContext, aws_smithy_http_client::HttpClientError> {
+    use aws_smithy_http_client::tls::{TlsContext, TrustStore};
+    let trust = TrustStore::empty()
+        .with_native_roots(false)
+        .with_pem_certificate(AWS_ROOTS);
+    TlsContext::builder().with_trust_store(trust).build()
+}
+
 fn http_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
-    use aws_smithy_http_client::tls::{
-        rustls_provider::CryptoMode, Provider, TlsContext, TrustStore,
-    };
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
     let builder =
         aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring));
     if std::env::var("AUDIT_TLS_NATIVE_ROOTS").is_ok_and(|v| v == "1") {
         return builder.build_https();
     }
-    let trust = TrustStore::empty()
-        .with_native_roots(false)
-        .with_pem_certificate(AWS_ROOTS);
-    match TlsContext::builder().with_trust_store(trust).build() {
+    match aws_roots_context() {
         Ok(context) => builder.tls_context(context).build_https(),
         // The bundled file is fixed at build time; should it ever not parse, the system store serves.
         Err(_) => builder.build_https(),
@@ -326,16 +331,10 @@ mod tests {
 
     #[test]
     fn the_bundled_aws_roots_parse() {
-        use aws_smithy_http_client::tls::{TlsContext, TrustStore};
         let pem = String::from_utf8(AWS_ROOTS.to_vec()).unwrap();
         assert_eq!(pem.matches("-----BEGIN CERTIFICATE-----").count(), 5);
-        let trust = TrustStore::empty()
-            .with_native_roots(false)
-            .with_pem_certificate(AWS_ROOTS);
-        assert!(TlsContext::builder()
-            .with_trust_store(trust)
-            .build()
-            .is_ok());
+        // What http_client() uses; should it fail, that client falls back to the system store.
+        assert!(aws_roots_context().is_ok());
     }
 
     #[test]
