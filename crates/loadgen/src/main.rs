@@ -226,11 +226,7 @@ async fn main() -> anyhow::Result<()> {
     let drained_in = drain_started.elapsed();
     let tally = verify::tally(&acked, &stored);
     if let Some(running) = target.running {
-        let created = audit_aws::infra::Created {
-            table: running.table.clone(),
-            queue_url: running.queue_url.clone(),
-            dead_letter_queue_url: running.dead_letter_queue_url.clone(),
-        };
+        let created = running.created();
         running.stop().await;
         audit_aws::infra::remove(&target.store.dynamo, &target.store.sqs, &created).await;
     }

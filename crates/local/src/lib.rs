@@ -71,6 +71,15 @@ pub struct Running {
 }
 
 impl Running {
+    /// What bootstrap created or found, for a caller that cleans up after itself.
+    pub fn created(&self) -> infra::Created {
+        infra::Created {
+            table: self.table.clone(),
+            queue_url: self.queue_url.clone(),
+            dead_letter_queue_url: self.dead_letter_queue_url.clone(),
+        }
+    }
+
     /// Stops accepting requests and draining, and waits for both to finish.
     pub async fn stop(self) {
         let _ = self.stop.send(true);
@@ -85,6 +94,16 @@ fn queue_name(url: &str) -> &str {
     url.rsplit('/').next().unwrap_or(url)
 }
 
+/// The names bootstrap gives the configured resources: the DLQ is named after the queue.
+pub fn resource_names(config: &Config) -> ResourceNames {
+    let queue = queue_name(&config.queue_url).to_owned();
+    ResourceNames {
+        table: config.table.clone(),
+        dead_letter_queue: format!("{queue}-dlq"),
+        queue,
+    }
+}
+
 /// Creates the template's table, indexes, queue and DLQ under the configured names, or finds them.
 pub async fn bootstrap(
     config: &Config,
@@ -93,12 +112,7 @@ pub async fn bootstrap(
     visibility_timeout: Option<u32>,
 ) -> anyhow::Result<infra::Created> {
     let spec = InfraSpec::from_template(infra::TEMPLATE)?;
-    let queue = queue_name(&config.queue_url).to_owned();
-    let names = ResourceNames {
-        table: config.table.clone(),
-        dead_letter_queue: format!("{queue}-dlq"),
-        queue,
-    };
+    let names = resource_names(config);
     Ok(infra::ensure(dynamo, sqs, &spec, &names, visibility_timeout).await?)
 }
 

@@ -65,12 +65,11 @@ impl Aws {
         .await
     }
 
-    /// The URL of the case's dead-letter queue, which bootstrap names after the queue.
+    /// The URL of the case's dead-letter queue, under the name bootstrap gave it.
     async fn dead_letter_queue(&self, config: &audit_aws::Config) -> Option<String> {
-        let name = config.queue_url.rsplit('/').next().unwrap_or_default();
         self.sqs
             .get_queue_url()
-            .queue_name(format!("{name}-dlq"))
+            .queue_name(audit_local::resource_names(config).dead_letter_queue)
             .send()
             .await
             .ok()
