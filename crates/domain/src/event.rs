@@ -345,23 +345,30 @@ fn parse_created_at(
     }
 }
 
-fn parse_customer_id(value: &Value, errors: &mut FieldErrors) -> Option<u64> {
-    const FIELD: &str = "customer_id";
-    match value {
-        Value::Number(n) if n.as_u64().is_some_and(|v| v <= i64::MAX as u64) => n.as_u64(),
-        Value::Number(n) if n.as_i64().is_some_and(|v| v < 0) => {
-            errors.add(FIELD, "must be zero or a positive integer");
-            None
-        }
-        Value::Number(n) if n.as_u64().is_some() => {
-            errors.add(FIELD, format!("must not be more than {}", i64::MAX));
-            None
-        }
-        _ => {
-            errors.add(FIELD, "must be an integer");
-            None
-        }
+/// The range of a customer id, for writes and read filters alike: 0 to `i64::MAX`, which every
+/// client language's signed 64-bit integer holds.
+pub(crate) fn customer_id_in_range(n: i128) -> Result<u64, String> {
+    if n < 0 {
+        Err("must be zero or a positive integer".to_owned())
+    } else if n > i128::from(i64::MAX) {
+        Err(format!("must not be more than {}", i64::MAX))
+    } else {
+        Ok(n as u64)
     }
+}
+
+fn parse_customer_id(value: &Value, errors: &mut FieldErrors) -> Option<u64> {
+    let whole = match value {
+        Value::Number(n) => n.as_i64().map(i128::from).or(n.as_u64().map(i128::from)),
+        _ => None,
+    };
+    let parsed = match whole {
+        Some(n) => customer_id_in_range(n),
+        None => Err("must be an integer".to_owned()),
+    };
+    parsed
+        .map_err(|message| errors.add("customer_id", message))
+        .ok()
 }
 
 /// A stamped event: what the queue carries and the store keeps.

@@ -154,10 +154,12 @@ pub struct ReadQuery {
 }
 
 fn parse_customer_id(text: &str) -> Result<u64, String> {
-    match text.parse::<i64>() {
-        Ok(n) if n < 0 => Err("must be zero or a positive integer".to_owned()),
-        Ok(n) => Ok(n as u64),
-        Err(_) if text.parse::<u64>().is_ok() => Err(format!("must not be more than {}", i64::MAX)),
+    let whole = text
+        .parse::<i64>()
+        .map(i128::from)
+        .or_else(|_| text.parse::<u64>().map(i128::from));
+    match whole {
+        Ok(n) => crate::event::customer_id_in_range(n),
         Err(_) => Err("must be an integer value".to_owned()),
     }
 }
