@@ -10,7 +10,8 @@ use crate::time;
 
 /// Who owns an event. Every key carries it, so that adding API keys later needs no migration.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+// Serialised as the inner string (a newtype); read back through `parse`.
+#[serde(try_from = "String")]
 pub struct Tenant(String);
 
 impl Tenant {
@@ -60,7 +61,7 @@ macro_rules! bounded_text {
     ($(#[$doc:meta])* $name:ident, $max:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-        #[serde(try_from = "String", into = "String")]
+        #[serde(try_from = "String")]
         pub struct $name(String);
 
         impl $name {
@@ -117,7 +118,7 @@ impl EventName {
 
 /// Consumer-specific fields: a JSON object of at most 4 KiB when serialised.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "Map<String, Value>", into = "Map<String, Value>")]
+#[serde(try_from = "Map<String, Value>")]
 pub struct Metadata(Map<String, Value>);
 
 impl Metadata {
@@ -142,7 +143,7 @@ impl Metadata {
     }
 
     pub fn to_json(&self) -> String {
-        Value::Object(self.0.clone()).to_string()
+        serde_json::to_string(&self.0).expect("a JSON object always serialises")
     }
 }
 
