@@ -81,11 +81,7 @@ async fn drained(store: Counting, shards: u32, events: &[Event]) -> (Duration, u
         );
     }
     let elapsed = start.elapsed();
-    (elapsed, drain_calls(&drain))
-}
-
-fn drain_calls(drain: &Drain<Counting>) -> usize {
-    drain.store().calls.load(Ordering::Relaxed)
+    (elapsed, drain.store().calls.load(Ordering::Relaxed))
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -100,7 +96,7 @@ async fn main() -> anyhow::Result<()> {
     let rounds: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(3);
     let sdk = sdk().await;
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
-    let sqs = aws_sdk_sqs_client(&sdk);
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
     let spec = InfraSpec::from_template(infra::TEMPLATE)?;
     let mut tables = Vec::new();
     for side in ["raw", "drain"] {
@@ -156,10 +152,6 @@ async fn main() -> anyhow::Result<()> {
     println!("drain BatchWriteItem calls per event: {calls_per_event:.3}");
     write_units(&events(1000, 99), shards);
     Ok(())
-}
-
-fn aws_sdk_sqs_client(sdk: &aws_config::SdkConfig) -> aws_sdk_sqs::Client {
-    aws_sdk_sqs::Client::new(sdk)
 }
 
 /// Write units per event, from the item and index-entry sizes, with and without a customer.
