@@ -2,7 +2,6 @@
 //! the seed's JSON shapes, JSON answers, body limits, and logging set-up.
 
 pub mod auth;
-pub mod metrics;
 pub mod strict_json;
 
 use audit_domain::auth::Scope;
@@ -93,7 +92,7 @@ impl ApiError {
                     .collect::<Map<_, _>>(),
             ),
             Self::Internal(source) => {
-                tracing::error!(error = %error_chain(source.as_ref()), "request failed");
+                tracing::error!(error = %audit_telemetry::error_chain(source.as_ref()), "request failed");
                 json!(INTERNAL_MESSAGE)
             }
         };
@@ -110,18 +109,6 @@ impl ApiError {
         }
         response
     }
-}
-
-/// `error: cause: cause`, so the log keeps the whole story of a failure.
-pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// A JSON answer with the given status.
@@ -177,39 +164,6 @@ pub fn route_path(request: &Request) -> &str {
         Some(stripped) if !stripped.is_empty() => stripped,
         _ => path,
     }
-}
-
-/// Whether logs are for people (`AUDIT_LOG_FORMAT=text`) rather than JSON for CloudWatch.
-pub fn text_logs() -> bool {
-    static TEXT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *TEXT.get_or_init(|| std::env::var("AUDIT_LOG_FORMAT").is_ok_and(|f| f == "text"))
-}
-
-/// Sets up `tracing`: JSON lines (for CloudWatch) unless `AUDIT_LOG_FORMAT=text`; level from `RUST_LOG`.
-pub fn init_tracing() {
-    // `Targets` parses the usual `info,audit_aws=debug` syntax without EnvFilter's regex engine,
-    // which would add about a megabyte to every Lambda binary.
-    use tracing_subscriber::filter::Targets;
-    use tracing_subscriber::prelude::*;
-    let filter: Targets = std::env::var("RUST_LOG")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
-    let registry = tracing_subscriber::registry().with(filter);
-    let result = if text_logs() {
-        registry
-            .with(tracing_subscriber::fmt::layer().with_target(false))
-            .try_init()
-    } else {
-        let json = tracing_subscriber::fmt::layer()
-            .json()
-            .flatten_event(true)
-            .without_time()
-            .with_target(false);
-        registry.with(json).try_init()
-    };
-    // A second call (tests, the local runner) keeps the first subscriber.
-    let _ = result;
 }
 
 #[cfg(test)]

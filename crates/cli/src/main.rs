@@ -37,7 +37,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         return Ok(());
     }
     let config = Config::from_env()?;
-    let keys = DynamoKeys::from_sdk(&sdk_config().await, &config.table);
+    let keys = DynamoKeys::from_sdk(&sdk_config(&config.sdk).await, &config.table);
     let context = || {
         format!(
             "table {} (is AUDIT_TABLE right, and does the table exist?)",

@@ -84,7 +84,7 @@ async fn target(args: &Args, run: &str) -> anyhow::Result<Target> {
     if std::env::var_os("AWS_ENDPOINT_URL").is_none() {
         bail!("AWS_ENDPOINT_URL is unset: the load test only runs against an emulator (`make load` sets it)");
     }
-    let sdk = audit_aws::sdk_config().await;
+    let sdk = audit_aws::sdk_config(&audit_aws::SdkSettings::from_env()?).await;
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     if let Some(url) = &args.url {
@@ -169,7 +169,7 @@ async fn progress(shared: Arc<client::Shared>) {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    audit_api::init_tracing();
+    audit_telemetry::init_tracing(audit_aws::Config::from_env()?.log_format);
     let args = parse_args()?;
     let run = format!(
         "{}-{}",
@@ -228,7 +228,7 @@ async fn main() -> anyhow::Result<()> {
     if let Some(running) = target.running {
         let created = running.created();
         running.stop().await;
-        audit_aws::infra::remove(&target.store.dynamo, &target.store.sqs, &created).await;
+        audit_infra::remove(&target.store.dynamo, &target.store.sqs, &created).await;
     }
 
     println!("\n== load report ({:.1} s of load)", elapsed.as_secs_f64());

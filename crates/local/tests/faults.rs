@@ -81,12 +81,12 @@ impl Aws {
     /// A failing case panics before this and leaves them for inspection.
     async fn finish(&self, config: &audit_aws::Config, runner: runner::Runner, started: Instant) {
         drop(runner);
-        let created = audit_aws::infra::Created {
+        let created = audit_infra::Created {
             table: config.table.clone(),
             queue_url: config.queue_url.clone(),
             dead_letter_queue_url: self.dead_letter_queue(config).await.unwrap_or_default(),
         };
-        audit_aws::infra::remove(&self.dynamo, &self.sqs, &created).await;
+        audit_infra::remove(&self.dynamo, &self.sqs, &created).await;
         println!("  case took {:?}", started.elapsed());
     }
 }

@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use audit_api::metrics::{self, Unit};
+use audit_telemetry::metrics::{self, Unit};
 use audit_domain::envelope;
 use audit_domain::keys::{CatalogueRecord, EventRecord};
 use audit_domain::ports::{EventStore, Record};
@@ -216,12 +216,12 @@ impl<S: EventStore> Drain<S> {
             match self.store.write(todo.clone()).await {
                 Ok(unprocessed) => todo = unprocessed,
                 Err(error) if error.is_retryable() => {
-                    tracing::warn!(error = %audit_api::error_chain(&error), items = todo.len(), "store write failed, will retry");
+                    tracing::warn!(error = %audit_telemetry::error_chain(&error), items = todo.len(), "store write failed, will retry");
                 }
                 Err(error) if todo.len() > 1 => {
                     // One bad item makes DynamoDB refuse the whole request: write them one by one
                     // so that only the bad one fails.
-                    tracing::warn!(error = %audit_api::error_chain(&error), "batch refused, isolating items");
+                    tracing::warn!(error = %audit_telemetry::error_chain(&error), "batch refused, isolating items");
                     for record in std::mem::take(&mut todo) {
                         let single = Box::pin(self.write_chunk(vec![record], deadline)).await;
                         outcome.retries += single.retries;
@@ -230,7 +230,7 @@ impl<S: EventStore> Drain<S> {
                     return outcome;
                 }
                 Err(error) => {
-                    tracing::error!(error = %audit_api::error_chain(&error), "item refused by the store");
+                    tracing::error!(error = %audit_telemetry::error_chain(&error), "item refused by the store");
                     break;
                 }
             }

@@ -12,9 +12,9 @@ const ANSWER_MARGIN: Duration = Duration::from_millis(1500);
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    audit_api::init_tracing();
     let config = Config::from_env()?;
-    let store = DynamoStore::from_sdk(&sdk_config().await, &config.table);
+    audit_telemetry::init_tracing(config.log_format);
+    let store = DynamoStore::from_sdk(&sdk_config(&config.sdk).await, &config.table);
     let drain = Drain::new(store, config.shards);
     let drain = &drain;
     run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {

@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use audit_api::auth::authorize;
-use audit_api::metrics::{self, Unit};
+use audit_telemetry::metrics::{self, Unit};
 use audit_api::{json_response, route_path, ApiError};
 use audit_aws::Config;
 use audit_domain::auth::{KeyStore, Scope, Verifier};

@@ -3,7 +3,7 @@
 //! reads only an API key record, and only when its cache misses.
 
 use audit_api::auth::authorize;
-use audit_api::metrics::{self, Unit};
+use audit_telemetry::metrics::{self, Unit};
 use audit_api::{json_body, json_response, route_path, ApiError};
 use audit_domain::auth::{KeyStore, Scope, Verifier};
 use audit_domain::event::InputError;

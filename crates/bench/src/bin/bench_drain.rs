@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use audit_aws::infra::{self, InfraSpec, ResourceNames};
+use audit_infra::{self as infra, InfraSpec, ResourceNames};
 use audit_aws::DynamoStore;
 use audit_bench::{events, items_of, put_items, sdk, size};
 use audit_domain::envelope;

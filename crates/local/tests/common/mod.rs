@@ -21,10 +21,10 @@ pub struct TestApp {
     pub http: reqwest::Client,
 }
 
-pub use audit_aws::emulator_endpoint as endpoint;
+pub use audit_infra::emulator_endpoint as endpoint;
 
 pub async fn sdk() -> aws_config::SdkConfig {
-    audit_aws::emulator_sdk_config(&endpoint()).await
+    audit_infra::emulator_sdk_config(&endpoint()).await
 }
 
 /// A name no other test (or earlier run) uses.

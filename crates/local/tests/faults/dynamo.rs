@@ -32,7 +32,7 @@ async fn throttling_errors_and_unprocessed_items_lose_nothing_acknowledged() {
     let proxy = FaultProxy::start(&common::endpoint(), 0.3, seed).await;
     let runner = Runner::start(&config, &proxy.url(), VISIBILITY, "throttle").await;
 
-    let sdk = audit_aws::emulator_sdk_config(&proxy.url()).await;
+    let sdk = audit_infra::emulator_sdk_config(&proxy.url()).await;
     let store = Unprocessing::new(
         DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table),
         0.3,

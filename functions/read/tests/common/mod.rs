@@ -7,8 +7,8 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use audit_aws::index::DynamoReader;
-use audit_aws::infra::{self, InfraSpec, ResourceNames};
+use audit_aws::DynamoReader;
+use audit_infra::{self as infra, InfraSpec, ResourceNames};
 use audit_aws::DynamoStore;
 use audit_domain::auth::{AuthMode, AuthPolicy, MemoryKeys, Verifier};
 use audit_domain::cursor::CursorKey;
@@ -37,7 +37,7 @@ pub struct TestApp {
 
 /// A table no other test uses, and a read handler on it.
 pub async fn spawn_app(test: &str) -> TestApp {
-    let sdk = audit_aws::emulator_sdk_config(&audit_aws::emulator_endpoint()).await;
+    let sdk = audit_infra::emulator_sdk_config(&audit_infra::emulator_endpoint()).await;
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let names = ResourceNames::unique(&format!("read-{test}"));

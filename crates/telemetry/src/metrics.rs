@@ -10,14 +10,12 @@ pub const NAMESPACE: &str = "AuditLog";
 #[derive(Debug, Clone, Copy)]
 pub enum Unit {
     Count,
-    Milliseconds,
 }
 
 impl Unit {
     fn as_str(self) -> &'static str {
         match self {
             Unit::Count => "Count",
-            Unit::Milliseconds => "Milliseconds",
         }
     }
 }
@@ -46,7 +44,7 @@ pub fn document(function: &str, metrics: &[(&str, f64, Unit)], timestamp_ms: i64
 /// Prints the EMF line for `metrics`. With text logs (`AUDIT_LOG_FORMAT=text`, the local runner)
 /// the line would only be noise for a person, so it goes to the debug log instead.
 pub fn emit(function: &str, metrics: &[(&str, f64, Unit)]) {
-    if crate::text_logs() {
+    if crate::log_format() == crate::LogFormat::Text {
         tracing::debug!(function, ?metrics, "metrics");
         return;
     }

@@ -2,12 +2,12 @@
 //! the table, its indexes, TTL, the queue and its redrive to the dead-letter queue. Needs the
 //! emulator at `AWS_ENDPOINT_URL` (default `http://127.0.0.1:4566`).
 
-use audit_aws::infra::{self, InfraSpec, ResourceNames};
+use audit_infra::{self as infra, InfraSpec, ResourceNames};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 async fn clients() -> (aws_sdk_dynamodb::Client, aws_sdk_sqs::Client) {
-    let config = audit_aws::emulator_sdk_config(&audit_aws::emulator_endpoint()).await;
+    let config = audit_infra::emulator_sdk_config(&audit_infra::emulator_endpoint()).await;
     (
         aws_sdk_dynamodb::Client::new(&config),
         aws_sdk_sqs::Client::new(&config),

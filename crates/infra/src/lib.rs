@@ -1,7 +1,8 @@
-//! Resource bootstrap from the SAM template. `infra/template.yaml` is the one source of truth for the
-//! table, its indexes, the queue and the dead-letter queue: this module reads it and creates the same
-//! resources on an emulator (moto or LocalStack), so that local runs and tests never drift from what
-//! is deployed. `describe` reads live resources back so a test can prove that the two agree.
+//! Dev tooling, linked by no Lambda: resource bootstrap from the SAM template, and the SDK set-up for
+//! an emulator. `infra/template.yaml` is the one source of truth for the table, its indexes, the
+//! queue and the dead-letter queue: this crate reads it and creates the same resources on an emulator
+//! (moto or LocalStack), so that local runs and tests never drift from what is deployed. `describe`
+//! reads live resources back so a test can prove that the two agree.
 
 mod create;
 mod template;
@@ -13,7 +14,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 
 /// The deployed template, compiled in so that bootstrap cannot read a different copy.
-pub const TEMPLATE: &str = include_str!("../../../../infra/template.yaml");
+pub const TEMPLATE: &str = include_str!("../../../infra/template.yaml");
 
 /// Logical ids that `ensure` maps onto emulator resources.
 const TABLE_ID: &str = "EventsTable";
@@ -117,7 +118,7 @@ pub enum InfraError {
     Unexpected { resource: String, problem: String },
 }
 
-pub(super) fn aws_error<E>(operation: &'static str, err: E) -> InfraError
+pub(crate) fn aws_error<E>(operation: &'static str, err: E) -> InfraError
 where
     E: std::error::Error + Send + Sync + 'static,
 {
@@ -128,14 +129,14 @@ where
     }
 }
 
-pub(super) fn template_error(at: &str, problem: impl Into<String>) -> InfraError {
+pub(crate) fn template_error(at: &str, problem: impl Into<String>) -> InfraError {
     InfraError::Template {
         at: at.to_owned(),
         problem: problem.into(),
     }
 }
 
-pub(super) fn unexpected(resource: &str, problem: impl Into<String>) -> InfraError {
+pub(crate) fn unexpected(resource: &str, problem: impl Into<String>) -> InfraError {
     InfraError::Unexpected {
         resource: resource.to_owned(),
         problem: problem.into(),
@@ -144,3 +145,25 @@ pub(super) fn unexpected(resource: &str, problem: impl Into<String>) -> InfraErr
 
 #[cfg(test)]
 mod tests;
+
+/// `AWS_ENDPOINT_URL`, or the address where `make` starts the emulator: for tests and tools that
+/// must only ever reach the emulator.
+pub fn emulator_endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "http://127.0.0.1:4566".to_owned())
+}
+
+/// SDK configuration for an emulator (or a fault-injecting proxy in front of one) at `endpoint`:
+/// a fixed region and dummy credentials, so that a test never picks up a real AWS profile. The
+/// SDK's own settings (`AUDIT_SDK_TIMEOUT_SECONDS`) come from the environment, as for the functions.
+pub async fn emulator_sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    let settings = audit_aws::SdkSettings::from_env()
+        .unwrap_or_else(|error| panic!("cannot set up the SDK for the emulator: {error}"));
+    audit_aws::sdk_loader(&settings)
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "emulator",
+        ))
+        .load()
+        .await
+}
