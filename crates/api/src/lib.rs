@@ -5,6 +5,9 @@ pub mod auth;
 pub mod strict_json;
 
 use audit_domain::auth::Scope;
+use audit_domain::event::InputError;
+use audit_domain::ports::{QueueError, StoreError};
+use audit_domain::read::ReadError;
 use audit_domain::FieldErrors;
 use lambda_http::http::{header, HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -51,12 +54,6 @@ pub enum ApiError {
 impl ApiError {
     pub fn internal(error: impl std::error::Error + Send + Sync + 'static) -> Self {
         Self::Internal(Box::new(error))
-    }
-
-    pub fn invalid(field: &str, message: &str) -> Self {
-        let mut errors = FieldErrors::new();
-        errors.add(field, message);
-        Self::Invalid(errors)
     }
 
     pub fn status(&self) -> StatusCode {
@@ -108,6 +105,49 @@ impl ApiError {
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
+    }
+}
+
+// What each domain error means for a client, beside `status()`, so that handlers use `?`.
+
+/// Invalid fields are a 422 keyed by field.
+impl From<FieldErrors> for ApiError {
+    fn from(errors: FieldErrors) -> Self {
+        Self::Invalid(errors)
+    }
+}
+
+/// A store failure is the generic 500, whatever it was; the chain goes to the log.
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        Self::internal(error)
+    }
+}
+
+/// A queue failure is the generic 500: nothing was enqueued, so the client may retry.
+impl From<QueueError> for ApiError {
+    fn from(error: QueueError) -> Self {
+        Self::internal(error)
+    }
+}
+
+/// A query too broad to answer is a 422 that says how to narrow it; a store failure a 500.
+impl From<ReadError> for ApiError {
+    fn from(error: ReadError) -> Self {
+        match error {
+            ReadError::TooBroad(errors) => Self::Invalid(errors),
+            ReadError::Store(error) => Self::internal(error),
+        }
+    }
+}
+
+/// A body that is not a well-formed event is a 400; one with invalid fields a 422.
+impl From<InputError> for ApiError {
+    fn from(error: InputError) -> Self {
+        match error {
+            InputError::Malformed(message) => Self::BadRequest(message),
+            InputError::Invalid(errors) => Self::Invalid(errors),
+        }
     }
 }
 
@@ -179,7 +219,9 @@ mod tests {
 
     #[test]
     fn field_errors_answer_422_keyed_by_field() {
-        let response = ApiError::invalid("sort", "invalid sort value").into_response();
+        let mut errors = FieldErrors::new();
+        errors.add("sort", "invalid sort value");
+        let response = ApiError::from(errors).into_response();
         assert_eq!(response.status(), 422);
         assert_eq!(
             body_of(&response),

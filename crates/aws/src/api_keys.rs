@@ -5,8 +5,9 @@
 
 use std::collections::HashMap;
 
-use audit_domain::auth::{KeyId, KeyInfo, KeyRecord, KeyStore};
-use audit_domain::keys::{self, KeyItem};
+use audit_domain::auth::{KeyId, KeyInfo, KeyRecord};
+use audit_domain::layout::{self, KeyItem};
+use audit_domain::ports::KeyStore;
 use audit_domain::ports::StoreError;
 use audit_domain::{time, Tenant};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem};
@@ -44,7 +45,7 @@ impl DynamoKeys {
                     .set_item(Some(to_item(&item)?))
                     .set_condition_expression(condition.map(str::to_owned))
                     .build()
-                    .map_err(rejected)?;
+                    .map_err(rejected("DynamoDB TransactWriteItems (API key)"))?;
                 Ok(TransactWriteItem::builder().put(put).build())
             };
         self.client
@@ -56,7 +57,7 @@ impl DynamoKeys {
             .transact_items(put(KeyItem::listing(&record.info), None)?)
             .send()
             .await
-            .map_err(store_error)?;
+            .map_err(store_error("DynamoDB TransactWriteItems (API key)"))?;
         Ok(())
     }
 
@@ -70,11 +71,14 @@ impl DynamoKeys {
                 .query()
                 .table_name(&self.table)
                 .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", AttributeValue::S(keys::key_listing_pk(tenant)))
+                .expression_attribute_values(
+                    ":pk",
+                    AttributeValue::S(layout::key_listing_pk(tenant)),
+                )
                 .set_exclusive_start_key(start)
                 .send()
                 .await
-                .map_err(store_error)?;
+                .map_err(store_error("DynamoDB Query (API keys)"))?;
             for item in page.items.unwrap_or_default() {
                 keys.push(
                     from_item(item)?
@@ -99,8 +103,8 @@ impl DynamoKeys {
             .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", AttributeValue::S(keys::key_pk(id)))
-            .key("sk", AttributeValue::S(keys::KEY_SK.to_owned()))
+            .key("pk", AttributeValue::S(layout::key_pk(id)))
+            .key("sk", AttributeValue::S(layout::KEY_SK.to_owned()))
             .update_expression("SET revoked_at = if_not_exists(revoked_at, :at)")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":at", AttributeValue::S(time::to_rfc3339(&at)))
@@ -116,7 +120,7 @@ impl DynamoKeys {
             {
                 return Ok(None)
             }
-            Err(error) => return Err(store_error(error)),
+            Err(error) => return Err(store_error("DynamoDB UpdateItem (API key)")(error)),
         };
         let info = from_item(attributes)?
             .info()
@@ -125,13 +129,16 @@ impl DynamoKeys {
         self.client
             .update_item()
             .table_name(&self.table)
-            .key("pk", AttributeValue::S(keys::key_listing_pk(&info.tenant)))
+            .key(
+                "pk",
+                AttributeValue::S(layout::key_listing_pk(&info.tenant)),
+            )
             .key("sk", AttributeValue::S(id.as_str().to_owned()))
             .update_expression("SET revoked_at = :at")
             .expression_attribute_values(":at", AttributeValue::S(time::to_rfc3339(&revoked_at)))
             .send()
             .await
-            .map_err(store_error)?;
+            .map_err(store_error("DynamoDB UpdateItem (API key)"))?;
         Ok(Some(info))
     }
 }
@@ -144,11 +151,11 @@ impl KeyStore for DynamoKeys {
             .client
             .get_item()
             .table_name(&self.table)
-            .key("pk", AttributeValue::S(keys::key_pk(id)))
-            .key("sk", AttributeValue::S(keys::KEY_SK.to_owned()))
+            .key("pk", AttributeValue::S(layout::key_pk(id)))
+            .key("sk", AttributeValue::S(layout::KEY_SK.to_owned()))
             .send()
             .await
-            .map_err(store_error)?;
+            .map_err(store_error("DynamoDB GetItem (API key)"))?;
         match output.item {
             None => Ok(None),
             Some(item) => from_item(item)?
@@ -160,18 +167,18 @@ impl KeyStore for DynamoKeys {
 }
 
 fn to_item(item: &KeyItem) -> Result<Item, StoreError> {
-    serde_dynamo::to_item(item).map_err(rejected)
+    serde_dynamo::to_item(item).map_err(rejected("mapping an API key to an item"))
 }
 
 fn from_item(item: Item) -> Result<KeyItem, StoreError> {
-    serde_dynamo::from_item(item).map_err(rejected)
+    serde_dynamo::from_item(item).map_err(rejected("reading an API key item"))
 }
 
 /// An item under a key prefix that this code did not write. Its content is not quoted: it may hold
 /// a hash.
 fn unreadable(which: &str) -> StoreError {
-    StoreError::Rejected {
-        message: format!("a stored API key {which} item is unreadable"),
-        source: None,
-    }
+    StoreError::rejected(
+        "reading an API key item",
+        format!("a stored API key {which} item is unreadable"),
+    )
 }

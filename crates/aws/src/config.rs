@@ -93,7 +93,11 @@ impl SdkSettings {
 
     fn from_vars(vars: &Vars) -> Result<Self, ConfigError> {
         Ok(Self {
-            attempt_timeout: Duration::from_secs(vars.number("AUDIT_SDK_TIMEOUT_SECONDS", 20, 1)?),
+            attempt_timeout: Duration::from_secs(vars.number(
+                "AUDIT_SDK_TIMEOUT_SECONDS",
+                20,
+                1,
+            )?),
             native_roots: vars.flag("AUDIT_TLS_NATIVE_ROOTS")?,
         })
     }
@@ -117,7 +121,9 @@ impl Config {
     }
 
     /// Reads settings through `lookup`, so tests need not touch the process environment.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String> + 'static) -> Result<Self, ConfigError> {
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String> + 'static,
+    ) -> Result<Self, ConfigError> {
         Self::from_vars(&Vars(Box::new(lookup)))
     }
 
@@ -136,7 +142,8 @@ impl Config {
                 .unwrap_or_default(),
             auth: vars
                 .parsed("AUDIT_AUTH", |v| {
-                    AuthMode::parse(v).ok_or_else(|| format!("expected required or optional, got {v:?}"))
+                    AuthMode::parse(v)
+                        .ok_or_else(|| format!("expected required or optional, got {v:?}"))
                 })?
                 .unwrap_or(AuthMode::Required),
             key_cache_ttl: Duration::from_secs(vars.number("AUDIT_KEY_CACHE_SECONDS", 30, 0)?),
@@ -159,7 +166,9 @@ impl Config {
 }
 
 /// The environment, or a stand-in for tests. An empty value counts as unset.
-pub struct Vars(Box<dyn Fn(&str) -> Option<String>>);
+pub struct Vars(Lookup);
+
+type Lookup = Box<dyn Fn(&str) -> Option<String>>;
 
 impl Vars {
     /// The process environment.

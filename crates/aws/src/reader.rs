@@ -1,28 +1,34 @@
-//! The read port on DynamoDB: key-condition Queries on the three indexes (keys only), the name
-//! catalogue, and `BatchGetItem`/`GetItem` of whole events. Every call is metered (requests, and
-//! items read: `ScannedCount` for Queries, items returned for gets), COUNT queries apart.
+//! The read ports on DynamoDB: key-condition Queries on the three indexes (keys only), the name
+//! catalogue, and `BatchGetItem`/`GetItem` of whole events. Every answer says what it cost
+//! (requests, and items read: `ScannedCount` for Queries, items returned for gets).
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use audit_domain::keys::{self, EventRecord};
-use audit_domain::ports::StoreError;
+use audit_domain::backoff::Backoff;
+use audit_domain::layout::{self, EventRecord};
+use audit_domain::ports::{
+    EventLookup, Index, IndexQuery, IndexReader, KeyEntry, KeyPage, Measured, NameCatalogue,
+    StoreError,
+};
 use audit_domain::query::Direction;
-use audit_domain::read::{CostMeter, EventReader, Index, IndexQuery, KeyEntry, KeyPage, ReadCost};
 use audit_domain::{Event, EventId, Tenant};
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Select};
 use aws_sdk_dynamodb::Client;
-use rand::Rng as _;
 
 use crate::error::{rejected, store_error};
 
 /// BatchGetItem takes at most 100 keys.
 const MAX_BATCH_GET: usize = 100;
-/// Retries of `UnprocessedKeys` before the read gives up as unavailable.
-const MAX_ATTEMPTS: u32 = 8;
-const BASE_BACKOFF: Duration = Duration::from_millis(20);
+/// Retries of `UnprocessedKeys`: the read function's timeout is 10 s, so a page gives up well
+/// within it and answers 500 rather than time out.
+const UNPROCESSED_BACKOFF: Backoff = Backoff {
+    base: Duration::from_millis(20),
+    cap: Duration::from_secs(1),
+};
+const UNPROCESSED_BUDGET: Duration = Duration::from_secs(4);
 /// With a name filter, `Limit` counts entries examined, not matches, so a small remainder would
 /// mean many tiny requests. A Query is billed per 4 KB read, about 30 index entries, so examining
 /// at least this many per request costs no more read units and saves round trips.
@@ -30,12 +36,11 @@ const FILTERED_MIN_LIMIT: usize = 32;
 
 type Item = HashMap<String, AttributeValue>;
 
-/// Reads events for the read function. Cheap to clone; `metered` gives a handle with its own cost.
+/// Reads events for the read function. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct DynamoReader {
     client: Client,
     table: Arc<str>,
-    meter: Arc<CostMeter>,
 }
 
 impl DynamoReader {
@@ -43,7 +48,6 @@ impl DynamoReader {
         Self {
             client,
             table: Arc::from(table),
-            meter: Arc::default(),
         }
     }
 
@@ -83,51 +87,52 @@ impl DynamoReader {
         request.key_condition_expression(condition)
     }
 
-    async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+    /// The items of `keys`, retrying what DynamoDB leaves unprocessed; with the requests made.
+    async fn batch_get(&self, keys: Vec<Item>) -> Result<(Vec<Item>, u64), StoreError> {
+        const OPERATION: &str = "DynamoDB BatchGetItem";
         let mut found = Vec::with_capacity(keys.len());
         let mut pending = KeysAndAttributes::builder()
             .set_keys(Some(keys))
             .build()
-            .map_err(rejected)?;
-        for attempt in 0..MAX_ATTEMPTS {
-            if attempt > 0 {
-                tokio::time::sleep(backoff(attempt)).await;
-            }
+            .map_err(rejected(OPERATION))?;
+        let mut retries = UNPROCESSED_BACKOFF.until(Instant::now() + UNPROCESSED_BUDGET);
+        let mut requests = 0;
+        loop {
             let output = self
                 .client
                 .batch_get_item()
                 .request_items(self.table.as_ref(), pending)
                 .send()
                 .await
-                .map_err(store_error)?;
-            let items = output
-                .responses
-                .unwrap_or_default()
-                .remove(self.table.as_ref())
-                .unwrap_or_default();
-            self.meter.record(1, items.len() as u64);
-            found.extend(items);
+                .map_err(store_error(OPERATION))?;
+            requests += 1;
+            found.extend(
+                output
+                    .responses
+                    .unwrap_or_default()
+                    .remove(self.table.as_ref())
+                    .unwrap_or_default(),
+            );
             match output
                 .unprocessed_keys
                 .unwrap_or_default()
                 .remove(self.table.as_ref())
             {
                 Some(left) if !left.keys.is_empty() => pending = left,
-                _ => return Ok(found),
+                _ => return Ok((found, requests)),
             }
+            let Some(delay) = retries.next_delay() else {
+                return Err(StoreError::unavailable(
+                    OPERATION,
+                    format!(
+                        "keys still unprocessed after {} retries",
+                        retries.attempts()
+                    ),
+                ));
+            };
+            tokio::time::sleep(delay).await;
         }
-        Err(StoreError::Unavailable {
-            message: format!("BatchGetItem left keys unprocessed after {MAX_ATTEMPTS} attempts"),
-            source: None,
-        })
     }
-}
-
-/// Exponential backoff with jitter (half to all of the step), so that concurrent readers do not
-/// retry in step.
-fn backoff(attempt: u32) -> Duration {
-    let cap = BASE_BACKOFF * 2u32.pow(attempt.min(6));
-    cap.mul_f64(rand::thread_rng().gen_range(0.5..=1.0))
 }
 
 fn string(item: &Item, name: &str) -> Option<String> {
@@ -141,21 +146,24 @@ fn base_key(tenant: &Tenant, id: &EventId) -> Item {
     HashMap::from([
         (
             "pk".to_owned(),
-            AttributeValue::S(keys::event_pk(tenant, id)),
+            AttributeValue::S(layout::event_pk(tenant, id)),
         ),
         (
             "sk".to_owned(),
-            AttributeValue::S(keys::EVENT_SK.to_owned()),
+            AttributeValue::S(layout::EVENT_SK.to_owned()),
         ),
     ])
 }
 
 fn to_event(item: Item) -> Result<Event, StoreError> {
-    let record: EventRecord = serde_dynamo::from_item(item).map_err(rejected)?;
+    const OPERATION: &str = "reading an event item";
+    let record: EventRecord = serde_dynamo::from_item(item).map_err(rejected(OPERATION))?;
     let pk = record.pk.clone();
-    record.into_event().ok_or_else(|| StoreError::Rejected {
-        message: format!("item {pk} is not an event this service wrote"),
-        source: None,
+    record.into_event().ok_or_else(|| {
+        StoreError::rejected(
+            OPERATION,
+            format!("item {pk} is not an event this service wrote"),
+        )
     })
 }
 
@@ -163,10 +171,11 @@ fn clamp(n: usize) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
 
-impl EventReader for DynamoReader {
-    async fn query_keys(&self, query: &IndexQuery) -> Result<KeyPage, StoreError> {
+impl IndexReader for DynamoReader {
+    async fn query_keys(&self, query: &IndexQuery) -> Result<Measured<KeyPage>, StoreError> {
         let with_name = query.index == Index::ByCustomer;
         let mut entries = Vec::new();
+        let (mut requests, mut examined) = (0, 0);
         let mut start = None;
         loop {
             let mut request = self.key_query(query).set_exclusive_start_key(start.take());
@@ -183,15 +192,21 @@ impl EventReader for DynamoReader {
             } else {
                 request.projection_expression("ts")
             };
-            let output = request.send().await.map_err(store_error)?;
-            self.meter.record(1, output.scanned_count.max(0) as u64);
+            let output = request
+                .send()
+                .await
+                .map_err(store_error("DynamoDB Query"))?;
+            requests += 1;
+            examined += output.scanned_count.max(0) as u64;
             for item in output.items.unwrap_or_default() {
                 if query.limit.is_some_and(|limit| entries.len() >= limit) {
                     break;
                 }
-                let ts = string(&item, "ts").ok_or_else(|| StoreError::Rejected {
-                    message: format!("an entry of {} has no ts", query.index.name()),
-                    source: None,
+                let ts = string(&item, "ts").ok_or_else(|| {
+                    StoreError::rejected(
+                        "DynamoDB Query",
+                        format!("an entry of {} has no ts", query.index.name()),
+                    )
                 })?;
                 let name_key = if with_name {
                     string(&item, "name_key")
@@ -203,13 +218,13 @@ impl EventReader for DynamoReader {
             start = output.last_evaluated_key;
             let full = query.limit.is_some_and(|limit| entries.len() >= limit);
             if start.is_none() || full {
-                return Ok(KeyPage { entries });
+                return Ok(Measured::new(KeyPage { entries }, requests, examined));
             }
         }
     }
 
-    async fn count(&self, query: &IndexQuery) -> Result<u64, StoreError> {
-        let mut total = 0u64;
+    async fn count(&self, query: &IndexQuery) -> Result<Measured<u64>, StoreError> {
+        let (mut total, mut requests, mut examined) = (0u64, 0, 0);
         let mut start = None;
         loop {
             let output = self
@@ -218,26 +233,33 @@ impl EventReader for DynamoReader {
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
-                .map_err(store_error)?;
-            self.meter
-                .record_count(1, output.scanned_count.max(0) as u64);
+                .map_err(store_error("DynamoDB Query (COUNT)"))?;
+            requests += 1;
+            examined += output.scanned_count.max(0) as u64;
             total += output.count.max(0) as u64;
             start = output.last_evaluated_key;
             if start.is_none() {
-                return Ok(total);
+                return Ok(Measured::new(total, requests, examined));
             }
         }
     }
+}
 
-    async fn names(&self, tenant: &Tenant, prefix: &str) -> Result<Vec<String>, StoreError> {
+impl NameCatalogue for DynamoReader {
+    async fn names(
+        &self,
+        tenant: &Tenant,
+        prefix: &str,
+    ) -> Result<Measured<Vec<String>>, StoreError> {
         let mut names = Vec::new();
+        let (mut requests, mut examined) = (0, 0);
         let mut start = None;
         loop {
             let mut request = self
                 .client
                 .query()
                 .table_name(self.table.as_ref())
-                .expression_attribute_values(":pk", AttributeValue::S(keys::catalogue_pk(tenant)))
+                .expression_attribute_values(":pk", AttributeValue::S(layout::catalogue_pk(tenant)))
                 .projection_expression("sk")
                 .set_exclusive_start_key(start.take());
             request = if prefix.is_empty() {
@@ -247,8 +269,12 @@ impl EventReader for DynamoReader {
                     .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
                     .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned()))
             };
-            let output = request.send().await.map_err(store_error)?;
-            self.meter.record(1, output.scanned_count.max(0) as u64);
+            let output = request
+                .send()
+                .await
+                .map_err(store_error("DynamoDB Query (catalogue)"))?;
+            requests += 1;
+            examined += output.scanned_count.max(0) as u64;
             names.extend(
                 output
                     .items
@@ -258,23 +284,37 @@ impl EventReader for DynamoReader {
             );
             start = output.last_evaluated_key;
             if start.is_none() {
-                return Ok(names);
+                return Ok(Measured::new(names, requests, examined));
             }
         }
     }
+}
 
-    async fn get_many(&self, tenant: &Tenant, ids: &[EventId]) -> Result<Vec<Event>, StoreError> {
+impl EventLookup for DynamoReader {
+    async fn get_many(
+        &self,
+        tenant: &Tenant,
+        ids: &[EventId],
+    ) -> Result<Measured<Vec<Event>>, StoreError> {
         let mut events = Vec::with_capacity(ids.len());
+        let mut requests = 0;
         for chunk in ids.chunks(MAX_BATCH_GET) {
             let keys = chunk.iter().map(|id| base_key(tenant, id)).collect();
-            for item in self.batch_get(keys).await? {
+            let (items, made) = self.batch_get(keys).await?;
+            requests += made;
+            for item in items {
                 events.push(to_event(item)?);
             }
         }
-        Ok(events)
+        let read = events.len() as u64;
+        Ok(Measured::new(events, requests, read))
     }
 
-    async fn get(&self, tenant: &Tenant, id: &EventId) -> Result<Option<Event>, StoreError> {
+    async fn get(
+        &self,
+        tenant: &Tenant,
+        id: &EventId,
+    ) -> Result<Measured<Option<Event>>, StoreError> {
         let output = self
             .client
             .get_item()
@@ -282,20 +322,12 @@ impl EventReader for DynamoReader {
             .set_key(Some(base_key(tenant, id)))
             .send()
             .await
-            .map_err(store_error)?;
-        self.meter.record(1, u64::from(output.item.is_some()));
-        output.item.map(to_event).transpose()
-    }
-
-    fn metered(&self) -> Self {
-        Self {
-            client: self.client.clone(),
-            table: Arc::clone(&self.table),
-            meter: Arc::default(),
-        }
-    }
-
-    fn cost(&self) -> ReadCost {
-        self.meter.snapshot()
+            .map_err(store_error("DynamoDB GetItem"))?;
+        let read = u64::from(output.item.is_some());
+        Ok(Measured::new(
+            output.item.map(to_event).transpose()?,
+            1,
+            read,
+        ))
     }
 }

@@ -5,7 +5,7 @@ pub mod size;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use audit_domain::keys::{CatalogueRecord, EventRecord};
+use audit_domain::layout::{CatalogueRecord, EventRecord};
 use audit_domain::{time, Event, EventId, NewEvent, Tenant};
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use futures::stream::{self, StreamExt};

@@ -3,9 +3,9 @@
 
 use std::process::{Command, Output};
 
-use audit_infra::{self as infra, InfraSpec, ResourceNames};
 use audit_aws::DynamoKeys;
 use audit_domain::auth::{ApiKey, AuthMode, AuthPolicy, Scope, Verifier};
+use audit_infra::{self as infra, InfraSpec, ResourceNames};
 
 use audit_infra::emulator_endpoint as endpoint;
 

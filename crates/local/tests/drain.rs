@@ -6,9 +6,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use audit_aws::DynamoStore;
+use audit_domain::backoff::Backoff;
 use audit_domain::ports::{EventStore, Record, StoreError};
 use audit_domain::{envelope, time, Event, EventId, NewEvent, Tenant};
-use audit_drain::{Drain, RetryPolicy};
+use audit_drain::Drain;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use common::spawn_app;
 use serde_json::json;
@@ -119,10 +120,10 @@ impl<S: EventStore> EventStore for Stingy<S> {
     async fn write(&self, mut records: Vec<Record>) -> Result<Vec<Record>, StoreError> {
         let call = self.calls.fetch_add(1, Ordering::SeqCst);
         if call % 3 == 2 {
-            return Err(StoreError::Unavailable {
-                message: "injected throttling".into(),
-                source: None,
-            });
+            return Err(StoreError::unavailable(
+                "injected BatchWriteItem",
+                "injected throttling",
+            ));
         }
         let keep = records.len().div_ceil(2);
         let left = records.split_off(keep);
@@ -138,7 +139,7 @@ async fn unprocessed_items_and_throttling_end_with_everything_stored() {
         inner: DynamoStore::new(app.dynamo.clone(), &app.running.table),
         calls: AtomicUsize::new(0),
     };
-    let drain = Drain::new(store, app.config.shards).with_retry(RetryPolicy {
+    let drain = Drain::new(store, app.config.shards).with_retry(Backoff {
         base: Duration::from_millis(2),
         cap: Duration::from_millis(20),
     });

@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use audit_domain::keys;
+use audit_domain::layout;
 use audit_domain::EventId;
 use common::spawn_app;
 use serde_json::{json, Value};
@@ -28,12 +28,12 @@ async fn a_posted_event_becomes_exactly_one_item_with_every_index_key() {
     let created_at =
         audit_domain::time::parse_rfc3339(log["created_at"].as_str().unwrap()).unwrap();
     let tenant = audit_domain::Tenant::default();
-    assert_eq!(stored.pk, keys::event_pk(&tenant, &id));
+    assert_eq!(stored.pk, layout::event_pk(&tenant, &id));
     assert_eq!(stored.sk, "E");
-    assert_eq!(stored.ts, keys::ts(&created_at, &id));
+    assert_eq!(stored.ts, layout::ts(&created_at, &id));
     assert_eq!(
         stored.tp,
-        keys::time_partition(&tenant, keys::shard_of(&id, app.config.shards))
+        layout::time_partition(&tenant, layout::shard_of(&id, app.config.shards))
     );
     assert_eq!(stored.np, "default#new customer");
     assert_eq!(stored.cp.as_deref(), Some("default#18"));

@@ -2,30 +2,27 @@
 //! failed so that one bad message never holds back the rest. Redelivery is harmless: every item's
 //! key depends only on the event id, so a second put overwrites the first.
 
-mod retry;
-
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use audit_telemetry::metrics::{self, Unit};
+use audit_domain::backoff::Backoff;
 use audit_domain::envelope;
-use audit_domain::keys::{CatalogueRecord, EventRecord};
+use audit_domain::layout::{CatalogueRecord, EventRecord};
 use audit_domain::ports::{EventStore, Record};
+use audit_telemetry::metrics::{self, Unit};
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use futures::stream::{self, StreamExt};
 
-pub use retry::RetryPolicy;
-
 /// How many `BatchWriteItem` calls run at once. Ten messages of up to a hundred events make at most
 /// forty chunks; four in flight keeps one invocation well under a partition's write limit.
-pub const DEFAULT_CONCURRENCY: usize = 4;
+const CONCURRENCY: usize = 4;
 
 /// The drain, generic over the store so that tests can inject faults.
 pub struct Drain<S> {
     store: S,
     shards: u32,
-    retry: RetryPolicy,
+    retry: Backoff,
     /// Catalogue entries already written by this process: a name costs one write per cold start,
     /// not one per event.
     names_written: Mutex<HashSet<(String, String)>>,
@@ -55,19 +52,14 @@ impl<S: EventStore> Drain<S> {
         Self {
             store,
             shards,
-            retry: RetryPolicy::default(),
+            retry: Backoff::default(),
             names_written: Mutex::new(HashSet::new()),
         }
     }
 
-    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+    pub fn with_retry(mut self, retry: Backoff) -> Self {
         self.retry = retry;
         self
-    }
-
-    /// The store the drain writes to (benchmarks read counters off it).
-    pub fn store(&self) -> &S {
-        &self.store
     }
 
     /// Handles one batch. `deadline` is when the invocation must have answered; retries stop
@@ -144,7 +136,7 @@ impl<S: EventStore> Drain<S> {
                 let outcome = self.write_chunk(records, deadline).await;
                 (chunk, outcome)
             })
-            .buffer_unordered(DEFAULT_CONCURRENCY)
+            .buffer_unordered(CONCURRENCY)
             .collect()
             .await;
 
@@ -211,7 +203,7 @@ impl<S: EventStore> Drain<S> {
     async fn write_chunk(&self, records: Vec<Record>, deadline: Instant) -> ChunkOutcome {
         let mut outcome = ChunkOutcome::default();
         let mut todo = records;
-        let mut attempt = 0u32;
+        let mut retries = self.retry.until(deadline);
         while !todo.is_empty() {
             match self.store.write(todo.clone()).await {
                 Ok(unprocessed) => todo = unprocessed,
@@ -237,16 +229,14 @@ impl<S: EventStore> Drain<S> {
             if todo.is_empty() {
                 break;
             }
-            let delay = self.retry.delay(attempt);
-            if Instant::now() + delay >= deadline {
+            let Some(delay) = retries.next_delay() else {
                 tracing::warn!(
                     items = todo.len(),
                     "deadline reached, leaving items to redelivery"
                 );
                 break;
-            }
+            };
             tokio::time::sleep(delay).await;
-            attempt += 1;
             outcome.retries += 1;
         }
         outcome.unwritten.extend(todo.iter().map(|r| {

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Instant;
 
-use audit_domain::read::ReadCost;
+use audit_domain::ports::ReadCost;
 use audit_domain::Event;
 use common::{event, spawn_app, TestApp};
 

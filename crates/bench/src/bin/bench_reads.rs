@@ -7,12 +7,13 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use audit_aws::DynamoReader;
-use audit_infra::{self as infra, InfraSpec, ResourceNames};
 use audit_aws::Config;
+use audit_aws::DynamoReader;
 use audit_bench::{events, items_of, put_items, sdk, size};
-use audit_domain::auth::{AuthMode, AuthPolicy, MemoryKeys, Verifier};
-use audit_domain::read::ReadCost;
+use audit_domain::auth::{AuthMode, AuthPolicy, Verifier};
+use audit_domain::ports::ReadCost;
+use audit_domain::testing::MemoryKeys;
+use audit_infra::{self as infra, InfraSpec, ResourceNames};
 use audit_read::{context, ReadHandler};
 use lambda_http::{Body, Request, RequestExt};
 use serde_json::Value;

@@ -4,7 +4,7 @@
 
 mod verifier;
 
-pub use verifier::{AuthError, AuthMode, AuthPolicy, KeyStore, MemoryKeys, Verifier};
+pub use verifier::{AuthError, AuthMode, AuthPolicy, Verifier};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;

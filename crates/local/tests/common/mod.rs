@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use audit_aws::Config;
-use audit_domain::keys::EventRecord;
+use audit_domain::layout::EventRecord;
 use audit_local::{start, Running, Settings};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::QueueAttributeName;

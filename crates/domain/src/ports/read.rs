@@ -1,17 +1,17 @@
-//! The read port: what the read side needs from the store, in domain types only. Every read is a
-//! key condition on one index partition with an inclusive range on `ts`, so an adapter needs no
-//! knowledge of sorts, filters or cursors.
+//! The read ports, split by capability: index queries and counts ([`IndexReader`]), the name
+//! catalogue ([`NameCatalogue`]) and events by id ([`EventLookup`]). Every index read is a key
+//! condition on one partition with an inclusive range on `ts`, so an adapter needs no knowledge of
+//! sorts, filters or cursors. Each answer says what it cost ([`Measured`]).
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::event::{Event, Tenant};
 use crate::id::EventId;
-use crate::keys;
-use crate::ports::StoreError;
+use crate::layout;
+use crate::ports::{Measured, StoreError};
 use crate::query::Direction;
 
-/// The three global secondary indexes of DESIGN.md.
+/// The three global secondary indexes (docs/ARCHITECTURE.md, "Data model").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Index {
     /// `tp = <tenant>#<shard>`.
@@ -25,9 +25,9 @@ pub enum Index {
 impl Index {
     pub fn name(self) -> &'static str {
         match self {
-            Index::ByTime => keys::BY_TIME,
-            Index::ByName => keys::BY_NAME,
-            Index::ByCustomer => keys::BY_CUSTOMER,
+            Index::ByTime => layout::BY_TIME,
+            Index::ByName => layout::BY_NAME,
+            Index::ByCustomer => layout::BY_CUSTOMER,
         }
     }
 
@@ -89,83 +89,50 @@ pub struct KeyPage {
     pub entries: Vec<KeyEntry>,
 }
 
-/// What one request cost the store: requests made and items read (index entries examined, base
-/// items fetched), with `Select=COUNT` work apart because it is O(matching), not O(page).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ReadCost {
-    pub requests: u64,
-    pub items_read: u64,
-    pub count_requests: u64,
-    pub count_items_read: u64,
-}
-
-/// Atomic counters behind `ReadCost`, shared by the concurrent calls of one request.
-#[derive(Debug, Default)]
-pub struct CostMeter {
-    requests: AtomicU64,
-    items_read: AtomicU64,
-    count_requests: AtomicU64,
-    count_items_read: AtomicU64,
-}
-
-impl CostMeter {
-    pub fn record(&self, requests: u64, items_read: u64) {
-        self.requests.fetch_add(requests, Ordering::Relaxed);
-        self.items_read.fetch_add(items_read, Ordering::Relaxed);
-    }
-
-    pub fn record_count(&self, requests: u64, items_read: u64) {
-        self.count_requests.fetch_add(requests, Ordering::Relaxed);
-        self.count_items_read
-            .fetch_add(items_read, Ordering::Relaxed);
-    }
-
-    pub fn snapshot(&self) -> ReadCost {
-        ReadCost {
-            requests: self.requests.load(Ordering::Relaxed),
-            items_read: self.items_read.load(Ordering::Relaxed),
-            count_requests: self.count_requests.load(Ordering::Relaxed),
-            count_items_read: self.count_items_read.load(Ordering::Relaxed),
-        }
-    }
-}
-
-/// Where the read function reads.
-pub trait EventReader: Send + Sync + Sized {
+/// Key pages and counts of one index partition.
+pub trait IndexReader: Send + Sync {
     /// Entries of one partition in `query.direction`, up to `query.limit` of those that pass the
-    /// name filter, following the store's own pagination as needed.
+    /// name filter, following the store's own pagination as needed. The cost counts every entry
+    /// examined, matching or not.
     fn query_keys(
         &self,
         query: &IndexQuery,
-    ) -> impl Future<Output = Result<KeyPage, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Measured<KeyPage>, StoreError>> + Send;
 
     /// How many entries of the partition's range pass the name filter (`limit` is ignored).
-    fn count(&self, query: &IndexQuery) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    fn count(
+        &self,
+        query: &IndexQuery,
+    ) -> impl Future<Output = Result<Measured<u64>, StoreError>> + Send;
+}
 
+/// The event-name catalogue: one small item per distinct name of a tenant.
+pub trait NameCatalogue: Send + Sync {
     /// The tenant's distinct name keys that start with `prefix`, in ascending order.
     fn names(
         &self,
         tenant: &Tenant,
         prefix: &str,
-    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Measured<Vec<String>>, StoreError>> + Send;
+}
 
+/// Whole events by id.
+pub trait EventLookup: Send + Sync {
     /// The events with these ids, in any order; ids with no event are left out.
     fn get_many(
         &self,
         tenant: &Tenant,
         ids: &[EventId],
-    ) -> impl Future<Output = Result<Vec<Event>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Measured<Vec<Event>>, StoreError>> + Send;
 
     fn get(
         &self,
         tenant: &Tenant,
         id: &EventId,
-    ) -> impl Future<Output = Result<Option<Event>, StoreError>> + Send;
-
-    /// A handle on the same store whose cost starts at zero, so that concurrent requests served by
-    /// one process are metered apart.
-    fn metered(&self) -> Self;
-
-    /// What this handle has cost so far.
-    fn cost(&self) -> ReadCost;
+    ) -> impl Future<Output = Result<Measured<Option<Event>>, StoreError>> + Send;
 }
+
+/// Everything the read path needs, as one bound: any type with the three read capabilities.
+pub trait ReadStore: IndexReader + NameCatalogue + EventLookup {}
+
+impl<T: IndexReader + NameCatalogue + EventLookup> ReadStore for T {}

@@ -1,21 +1,22 @@
 //! An in-memory store behind the read port, keyed exactly as the DynamoDB table is (it indexes
 //! `EventRecord`s), so that property tests and handler tests can run the real read path without AWS.
-//! It meters like the adapter does: one request per call, and the entries it examines.
+//! It reports its cost as the adapter does: one request per call, and the entries it examines.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use crate::event::{Event, Tenant};
 use crate::id::EventId;
-use crate::keys::{self, EventRecord};
-use crate::ports::StoreError;
+use crate::layout::{self, EventRecord};
+use crate::ports::{
+    EventLookup, Index, IndexQuery, IndexReader, KeyEntry, KeyPage, Measured, NameCatalogue,
+    StoreError,
+};
 use crate::query::Direction;
-use crate::read::port::{CostMeter, EventReader, Index, IndexQuery, KeyEntry, KeyPage, ReadCost};
 
 #[derive(Debug, Clone)]
 pub struct MemoryReader {
     records: Arc<Vec<EventRecord>>,
-    meter: Arc<CostMeter>,
 }
 
 impl MemoryReader {
@@ -27,11 +28,10 @@ impl MemoryReader {
                     .map(|e| EventRecord::new(e, shards))
                     .collect(),
             ),
-            meter: Arc::default(),
         }
     }
 
-    /// How many catalogue names start with `prefix`, without metering: a bound for tests.
+    /// How many catalogue names start with `prefix`: a bound for tests.
     pub fn name_count(&self, tenant: &Tenant, prefix: &str) -> u64 {
         self.matching_names(tenant, prefix).len() as u64
     }
@@ -76,8 +76,8 @@ fn passes(query: &IndexQuery, record: &EventRecord) -> bool {
         .is_none_or(|p| record.name_key.starts_with(p))
 }
 
-impl EventReader for MemoryReader {
-    async fn query_keys(&self, query: &IndexQuery) -> Result<KeyPage, StoreError> {
+impl IndexReader for MemoryReader {
+    async fn query_keys(&self, query: &IndexQuery) -> Result<Measured<KeyPage>, StoreError> {
         let rows = self.walk(query);
         let limit = query.limit.unwrap_or(usize::MAX);
         let mut entries = Vec::new();
@@ -94,53 +94,61 @@ impl EventReader for MemoryReader {
                 });
             }
         }
-        self.meter.record(1, examined as u64);
-        Ok(KeyPage { entries })
+        Ok(Measured::new(KeyPage { entries }, 1, examined))
     }
 
-    async fn count(&self, query: &IndexQuery) -> Result<u64, StoreError> {
+    async fn count(&self, query: &IndexQuery) -> Result<Measured<u64>, StoreError> {
         let rows = self.walk(query);
-        self.meter.record_count(1, rows.len() as u64);
-        Ok(rows.iter().filter(|r| passes(query, r)).count() as u64)
+        let matching = rows.iter().filter(|r| passes(query, r)).count() as u64;
+        Ok(Measured::new(matching, 1, rows.len() as u64))
     }
+}
 
-    async fn names(&self, tenant: &Tenant, prefix: &str) -> Result<Vec<String>, StoreError> {
-        let names = self.matching_names(tenant, prefix);
-        self.meter.record(1, names.len() as u64);
-        Ok(names.into_iter().map(str::to_owned).collect())
+impl NameCatalogue for MemoryReader {
+    async fn names(
+        &self,
+        tenant: &Tenant,
+        prefix: &str,
+    ) -> Result<Measured<Vec<String>>, StoreError> {
+        let names: Vec<String> = self
+            .matching_names(tenant, prefix)
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        let read = names.len() as u64;
+        Ok(Measured::new(names, 1, read))
     }
+}
 
-    async fn get_many(&self, tenant: &Tenant, ids: &[EventId]) -> Result<Vec<Event>, StoreError> {
-        let wanted: BTreeSet<String> = ids.iter().map(|id| keys::event_pk(tenant, id)).collect();
+impl EventLookup for MemoryReader {
+    async fn get_many(
+        &self,
+        tenant: &Tenant,
+        ids: &[EventId],
+    ) -> Result<Measured<Vec<Event>>, StoreError> {
+        let wanted: BTreeSet<String> = ids.iter().map(|id| layout::event_pk(tenant, id)).collect();
         let found: Vec<Event> = self
             .records
             .iter()
             .filter(|r| wanted.contains(&r.pk))
             .filter_map(|r| r.clone().into_event())
             .collect();
-        self.meter.record(1, found.len() as u64);
-        Ok(found)
+        let read = found.len() as u64;
+        Ok(Measured::new(found, 1, read))
     }
 
-    async fn get(&self, tenant: &Tenant, id: &EventId) -> Result<Option<Event>, StoreError> {
-        let pk = keys::event_pk(tenant, id);
+    async fn get(
+        &self,
+        tenant: &Tenant,
+        id: &EventId,
+    ) -> Result<Measured<Option<Event>>, StoreError> {
+        let pk = layout::event_pk(tenant, id);
         let found = self
             .records
             .iter()
             .find(|r| r.pk == pk)
             .and_then(|r| r.clone().into_event());
-        self.meter.record(1, u64::from(found.is_some()));
-        Ok(found)
-    }
-
-    fn metered(&self) -> Self {
-        Self {
-            records: Arc::clone(&self.records),
-            meter: Arc::default(),
-        }
-    }
-
-    fn cost(&self) -> ReadCost {
-        self.meter.snapshot()
+        let read = u64::from(found.is_some());
+        Ok(Measured::new(found, 1, read))
     }
 }
