@@ -44,7 +44,7 @@ test: venv ## Run every test: unit, property and integration tests against the e
 .PHONY: test-faults
 test-faults: venv ## Fault suite: kills, outages, throttling, redelivery, poison; each 201 is stored once.
 	cargo build -p audit-local
-	@scripts/with-emulator.sh cargo test -p audit-local --test faults -- --ignored --test-threads=1 --nocapture
+	@scripts/with-emulator.sh cargo test -p audit-local --test it -- --ignored --test-threads=1 --nocapture faults::
 
 bench: venv ## Benchmarks: drain vs raw BatchWriteItem, read cost per page (1k, 30k), init time, sizes.
 	cargo build --release -p audit-bench -p audit-local -p audit-write -p audit-drain -p audit-read

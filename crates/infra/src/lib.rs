@@ -70,14 +70,17 @@ pub struct ResourceNames {
 }
 
 impl ResourceNames {
-    /// Names no other run uses, `<prefix>-<nanos>-<pid>-events` and so on, so that tests and
-    /// benchmarks run in parallel against one emulator.
+    /// Names no other run uses, `<prefix>-<nanos>-<pid>-<n>-events` and so on, so that tests and
+    /// benchmarks run in parallel against one emulator. `n` counts calls in this process, so two
+    /// calls in the same nanosecond differ too.
     pub fn unique(prefix: &str) -> Self {
+        static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default()
             .as_nanos();
-        let base = format!("{prefix}-{nanos}-{}", std::process::id());
+        let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let base = format!("{prefix}-{nanos}-{}-{n}", std::process::id());
         Self {
             table: format!("{base}-events"),
             queue: format!("{base}-queue"),

@@ -1,17 +1,15 @@
 //! The drain against the real emulator: redelivery, poison messages, unprocessed items and the DLQ.
 
-mod common;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::common::spawn_app;
 use audit_aws::DynamoStore;
 use audit_domain::backoff::Backoff;
 use audit_domain::ports::{EventStore, Record, StoreError};
 use audit_domain::{envelope, time, Event, EventId, NewEvent, Tenant};
 use audit_drain::Drain;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
-use common::spawn_app;
 use serde_json::json;
 
 fn event(name: &str) -> Event {

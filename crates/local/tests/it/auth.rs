@@ -2,27 +2,23 @@
 //! every route's 401/403/2xx, no event crossing tenants in reads, counts or GET by id, revocation
 //! and expiry, cursors replayed or forged across tenants, and no secret in the logs.
 
-mod common;
-
 // The cases, by what they prove.
-#[path = "auth/isolation.rs"]
+
 mod isolation;
-#[path = "auth/lifecycle.rs"]
 mod lifecycle;
-#[path = "auth/secrets.rs"]
 mod secrets;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use crate::common::{spawn_app, spawn_app_with, test_config, TestApp};
 use audit_aws::config::AuthMode;
 use audit_aws::DynamoKeys;
 use audit_domain::auth::{self, ApiKey, Scopes};
 use audit_domain::{time, Tenant};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use common::{spawn_app, spawn_app_with, test_config, TestApp};
 use serde_json::{json, Value};
 
 const UNAUTHENTICATED: &str = "invalid or missing API key";

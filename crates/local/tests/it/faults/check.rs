@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{AttributeValue, Select};
 
+use super::common::{self, queue_depth};
 use super::load::{seq_of, Ledger};
-use crate::common::{self, queue_depth};
 
 /// How many event items (not catalogue entries) the table holds.
 pub async fn count_events(dynamo: &aws_sdk_dynamodb::Client, table: &str) -> usize {

@@ -2,13 +2,11 @@
 //! same with 1,000 and with 20,000 stored events, for page 1 and for pages reached by cursor. Only
 //! the `Select=COUNT` behind `total_records` grows with the data, and it is metered apart.
 
-mod common;
-
 use std::time::Instant;
 
+use super::{event, read_app, ReadApp};
 use audit_domain::ports::ReadCost;
 use audit_domain::Event;
-use common::{event, spawn_app, TestApp};
 
 const NAMES: [&str; 10] = [
     "user.signed_in",
@@ -57,7 +55,7 @@ const SHAPES: [(&str, &[(&str, &str)]); 6] = [
 ];
 
 /// The cost of page 1 and of pages 2 and 3 reached by following `next_cursor`.
-async fn costs(app: &TestApp, query: &[(&str, &str)]) -> Vec<ReadCost> {
+async fn costs(app: &ReadApp, query: &[(&str, &str)]) -> Vec<ReadCost> {
     let mut costs = Vec::new();
     let (status, mut body, cost) = app.get("/api/read", query).await;
     assert_eq!(status, 200);
@@ -78,8 +76,8 @@ async fn costs(app: &TestApp, query: &[(&str, &str)]) -> Vec<ReadCost> {
 
 /// Seeds the table up to each size in turn and measures every shape; asserts that the items read per
 /// page do not change with the size, and that only COUNT work grows.
-async fn cost_is_independent_of_size(test: &str, sizes: [u64; 2]) {
-    let app = spawn_app(test).await;
+async fn cost_is_independent_of_size(sizes: [u64; 2]) {
+    let app = read_app().await;
     let mut measured: Vec<Vec<Vec<ReadCost>>> = Vec::new();
     let mut stored = 0;
     for target in sizes {
@@ -135,7 +133,7 @@ async fn cost_is_independent_of_size(test: &str, sizes: [u64; 2]) {
 
 #[tokio::test]
 async fn items_read_per_page_are_the_same_at_1k_and_2k_events() {
-    cost_is_independent_of_size("cost-2k", [1_000, 2_000]).await;
+    cost_is_independent_of_size([1_000, 2_000]).await;
 }
 
 /// The brief's sizes. Ignored by default: moto answers each index Query by scanning the whole
@@ -143,5 +141,5 @@ async fn items_read_per_page_are_the_same_at_1k_and_2k_events() {
 #[tokio::test]
 #[ignore = "about three minutes against moto"]
 async fn items_read_per_page_are_the_same_at_1k_and_20k_events() {
-    cost_is_independent_of_size("cost-20k", [1_000, 20_000]).await;
+    cost_is_independent_of_size([1_000, 20_000]).await;
 }

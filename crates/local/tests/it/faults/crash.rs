@@ -3,12 +3,12 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crate::check::{assert_exactly_once, count_events};
-use crate::common::queue_depth;
-use crate::load::{Ledger, Load};
-use crate::outage::OutageProxy;
-use crate::runner::Runner;
-use crate::{aws, common, upstream_addr, wait_until, VISIBILITY};
+use super::check::{assert_exactly_once, count_events};
+use super::common::queue_depth;
+use super::load::{Ledger, Load};
+use super::outage::OutageProxy;
+use super::runner::Runner;
+use super::{aws, common, upstream_addr, wait_until, VISIBILITY};
 
 /// Case 1: SIGKILL while messages are in flight, restart on the same table and queue.
 #[tokio::test]

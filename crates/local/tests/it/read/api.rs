@@ -1,14 +1,12 @@
 //! `GET /api/read` and `GET /api/logs/{id}` through the handler, against DynamoDB on the emulator.
 
-mod common;
-
+use super::{self as common, event, read_app};
 use audit_domain::Event;
-use common::{event, spawn_app};
 use serde_json::json;
 
 #[tokio::test]
 async fn the_seed_readme_examples_hold() {
-    let app = spawn_app("readme").await;
+    let app = read_app().await;
     app.seed(&[
         event("new customer", Some(7), "2024-01-01T10:00:00Z"),
         event("user_signed_in", None, "2024-01-01T11:00:00Z"),
@@ -93,7 +91,7 @@ fn reference(events: &[Event], query: &[(&str, &str)]) -> Vec<String> {
 
 #[tokio::test]
 async fn every_sort_with_filters_and_time_bounds_pages_through_the_reference_list() {
-    let app = spawn_app("sorts").await;
+    let app = read_app().await;
     let events = data_set();
     app.seed(&events).await;
 
@@ -142,7 +140,7 @@ async fn every_sort_with_filters_and_time_bounds_pages_through_the_reference_lis
 
 #[tokio::test]
 async fn nothing_matching_is_an_empty_page() {
-    let app = spawn_app("empty").await;
+    let app = read_app().await;
     app.seed(&data_set()).await;
     let empty = json!({"logs": [], "metadata": {
         "current_page": 1, "page_size": 20, "first_page": 1, "last_page": 1, "total_records": 0
@@ -161,7 +159,7 @@ async fn nothing_matching_is_an_empty_page() {
 
 #[tokio::test]
 async fn a_cursor_sent_with_other_filters_or_altered_is_refused() {
-    let app = spawn_app("cursor").await;
+    let app = read_app().await;
     app.seed(&data_set()).await;
     let query = [
         ("event_name", "user"),
@@ -199,7 +197,7 @@ async fn a_cursor_sent_with_other_filters_or_altered_is_refused() {
 
 #[tokio::test]
 async fn one_log_by_id() {
-    let app = spawn_app("by-id").await;
+    let app = read_app().await;
     let mut stored = event("invoice.paid", Some(18), "2024-10-01T10:20:30.123456Z");
     stored.metadata =
         Some(serde_json::from_value(json!({"amount": 12.5, "lines": [1, 2]})).unwrap());
@@ -234,7 +232,7 @@ async fn one_log_by_id() {
 #[tokio::test]
 async fn a_customer_sorted_by_name_past_the_limit_is_refused_and_a_narrower_range_is_answered() {
     use audit_domain::read::CUSTOMER_NAME_SORT_LIMIT;
-    let app = spawn_app("customer-name-limit").await;
+    let app = read_app().await;
     let start = audit_domain::time::parse_rfc3339("2024-01-01T00:00:00Z").unwrap();
     let at = |i: usize| (start + chrono::Duration::seconds(i as i64)).to_rfc3339();
     // One customer with one event more than the limit, one second apart, and another customer.

@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 use audit_domain::envelope;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 
-use crate::check::assert_exactly_once;
-use crate::http_faults::FaultProxy;
-use crate::load::{Ledger, Load};
-use crate::runner::Runner;
-use crate::{aws, common, wait_until, Aws, VISIBILITY};
+use super::check::assert_exactly_once;
+use super::http_faults::FaultProxy;
+use super::load::{Ledger, Load};
+use super::runner::Runner;
+use super::{aws, common, wait_until, Aws, VISIBILITY};
 
 /// Every item of the table, in key order, for comparing before and after.
 async fn snapshot(aws: &Aws, table: &str) -> BTreeMap<String, String> {

@@ -1,13 +1,11 @@
 //! Every file in `events/` goes through the handler it is for, and its answer is checked, so the
 //! fixtures that people feed `cargo lambda invoke --data-file` cannot rot.
 
-mod common;
-
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use crate::common::spawn_app;
 use aws_lambda_events::event::sqs::SqsEvent;
-use common::spawn_app;
 use lambda_http::Body;
 use serde_json::Value;
 

@@ -6,29 +6,22 @@
 //! The cases are `#[ignore]`d so that `make test` stays fast; they run one at a time, since each
 //! one loads the emulator on its own.
 
-mod common;
+use crate::common;
 
 // The cases, by what breaks.
-#[path = "faults/crash.rs"]
+
 mod crash;
-#[path = "faults/delivery.rs"]
 mod delivery;
-#[path = "faults/dynamo.rs"]
 mod dynamo;
 
 // What the cases share: the runner as a child process, the load and its ledger, the check, and the
 // fault injectors.
-#[path = "faults/check.rs"]
+
 mod check;
-#[path = "faults/http_faults.rs"]
 mod http_faults;
-#[path = "faults/load.rs"]
 mod load;
-#[path = "faults/outage.rs"]
 mod outage;
-#[path = "faults/runner.rs"]
 mod runner;
-#[path = "faults/unprocessed.rs"]
 mod unprocessed;
 
 use std::time::{Duration, Instant};

@@ -1,12 +1,10 @@
 //! The ingest path end to end, against the emulator: HTTP -> write -> SQS -> drain -> DynamoDB.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::spawn_app;
 use audit_domain::layout;
 use audit_domain::EventId;
-use common::spawn_app;
 use serde_json::{json, Value};
 
 const SEED_BODY: &str = r#"{"event_name":"new customer","description":"account was created for a given identity", "customer_id":18}"#;

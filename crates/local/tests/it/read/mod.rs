@@ -1,8 +1,8 @@
-//! `spawn_app()` for the read function: a uniquely named table on the emulator (created from the
-//! template by `infra::ensure`), a handler on it, and seeding by plain `BatchWriteItem`.
-//! Needs the emulator at `AWS_ENDPOINT_URL` (default `http://127.0.0.1:4566`).
+//! The read function against the emulator: a read handler on the table of the one `spawn_app`,
+//! called directly so that each answer's cost is seen, and seeding by plain `BatchWriteItem`.
 
-#![allow(dead_code)] // Each test binary uses its own part of this helper.
+mod api;
+mod cost;
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -13,12 +13,13 @@ use audit_domain::auth::{AuthMode, AuthPolicy, Verifier};
 use audit_domain::cursor::CursorKey;
 use audit_domain::event::{Description, EventName};
 use audit_domain::layout::{CatalogueRecord, EventRecord};
-use audit_domain::ports::ReadCost;
-use audit_domain::ports::{EventStore, Record, StoreError};
+use audit_domain::ports::{EventStore, ReadCost, Record, StoreError};
 use audit_domain::read::ReadContext;
 use audit_domain::testing::MemoryKeys;
 use audit_domain::{time, Event, EventId, Tenant};
-use audit_infra::{self as infra, InfraSpec, ResourceNames};
+use audit_infra as infra;
+
+use crate::common::{spawn_app, TestApp};
 use audit_read::ReadHandler;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use lambda_http::http::Method;
@@ -29,41 +30,29 @@ pub const SHARDS: u32 = 8;
 /// BatchWriteItem requests in flight while seeding: a few, as the brief asks of the emulator.
 const SEED_CONCURRENCY: usize = 4;
 
-pub struct TestApp {
-    pub dynamo: aws_sdk_dynamodb::Client,
-    pub sqs: aws_sdk_sqs::Client,
-    pub table: String,
-    created: infra::Created,
-    pub handler: ReadHandler<DynamoReader, MemoryKeys>,
+/// A runner from the one `spawn_app`, with a read handler on its table that tests call directly,
+/// so that they see what each answer cost.
+pub struct ReadApp {
+    app: TestApp,
+    handler: ReadHandler<DynamoReader, MemoryKeys>,
 }
 
-/// A table no other test uses, and a read handler on it.
-pub async fn spawn_app(test: &str) -> TestApp {
-    let sdk = audit_infra::emulator_sdk_config(&audit_infra::emulator_endpoint()).await;
-    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let names = ResourceNames::unique(&format!("read-{test}"));
-    let spec = InfraSpec::from_template(infra::TEMPLATE).expect("the template parses");
-    let created = infra::ensure(&dynamo, &sqs, &spec, &names, None)
-        .await
-        .expect("the emulator answers on AWS_ENDPOINT_URL");
+/// A runner with its own table and queues, and a read handler on that table.
+pub async fn read_app() -> ReadApp {
+    let app = spawn_app().await;
+    assert_eq!(app.config.shards, SHARDS);
     let context = ReadContext {
         tenant: Tenant::default(),
         shards: SHARDS,
         cursor_key: CursorKey::new(b"integration".to_vec()),
     };
-    TestApp {
-        // Keyless requests act for the default tenant; `crates/local/tests/auth.rs` covers keys.
-        handler: ReadHandler::new(
-            DynamoReader::new(dynamo.clone(), &created.table),
-            context,
-            Verifier::new(MemoryKeys::default(), AuthPolicy::new(AuthMode::Optional)),
-        ),
-        dynamo,
-        sqs,
-        table: created.table.clone(),
-        created,
-    }
+    // Keyless requests act for the default tenant; `auth.rs` covers keys.
+    let handler = ReadHandler::new(
+        DynamoReader::new(app.dynamo.clone(), &app.running.table),
+        context,
+        Verifier::new(MemoryKeys::default(), AuthPolicy::new(AuthMode::Optional)),
+    );
+    ReadApp { app, handler }
 }
 
 /// An event as the write function would stamp it.
@@ -94,7 +83,7 @@ async fn write_all(store: &DynamoStore, mut batch: Vec<Record>) -> Result<(), St
     panic!("the emulator kept items unprocessed");
 }
 
-impl TestApp {
+impl ReadApp {
     /// Stores events and their catalogue names as the drain would, through the drain's own store
     /// adapter, a few `BatchWriteItem` calls at a time.
     pub async fn seed(&self, events: &[Event]) {
@@ -106,7 +95,7 @@ impl TestApp {
                 records.push(Record::Name(CatalogueRecord::new(e)));
             }
         }
-        let store = DynamoStore::new(self.dynamo.clone(), &self.table);
+        let store = DynamoStore::new(self.app.dynamo.clone(), &self.app.running.table);
         stream::iter(records.chunks(25).map(<[_]>::to_vec))
             .map(|batch| write_all(&store, batch))
             .buffer_unordered(SEED_CONCURRENCY)
@@ -154,8 +143,11 @@ impl TestApp {
         (ids(&pages), pages)
     }
 
-    pub async fn remove(&self) {
-        infra::remove(&self.dynamo, &self.sqs, &self.created).await;
+    /// Stops the runner and removes its table and queues.
+    pub async fn remove(self) {
+        let created = self.app.running.created();
+        infra::remove(&self.app.dynamo, &self.app.sqs, &created).await;
+        self.app.running.stop().await;
     }
 }
 

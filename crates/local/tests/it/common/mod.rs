@@ -1,9 +1,8 @@
 //! `spawn_app()`: a runner on a free port with its own uniquely named table and queues on the
 //! emulator, so tests run in parallel and never see each other's data.
-#![allow(dead_code)]
+#![allow(dead_code)] // The fault suite uses only part of it.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use audit_aws::Config;
@@ -27,27 +26,14 @@ pub async fn sdk() -> aws_config::SdkConfig {
     audit_infra::emulator_sdk_config(&endpoint()).await
 }
 
-/// A name no other test (or earlier run) uses.
-pub fn unique(prefix: &str) -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!(
-        "{prefix}-{}-{nanos}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::SeqCst)
-    )
-}
-
 /// A config of unique names. Auth is `optional`, so tests that send no key act for `default`;
-/// `tests/auth.rs` switches it to `required`.
+/// `auth.rs` switches it to `required`.
 pub fn test_config() -> Config {
     let mut config = Config::from_lookup(|_| None).unwrap();
     config.auth = audit_domain::auth::AuthMode::Optional;
-    config.table = unique("events");
-    config.queue_url = format!("{}/123456789012/{}", endpoint(), unique("queue"));
+    let names = audit_infra::ResourceNames::unique("local");
+    config.table = names.table;
+    config.queue_url = format!("{}/123456789012/{}", endpoint(), names.queue);
     config
 }
 

@@ -4,17 +4,15 @@
 //! header naming exactly the spec's methods; a malformed API key must get the spec's 401; and paths
 //! next to the known ones must answer 404.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use common::{spawn_app, TestApp};
+use crate::common::{spawn_app, TestApp};
 use serde_json::Value as Json;
 use serde_yaml::Value as Yaml;
 
-const SPEC: &str = include_str!("../../../openapi.yaml");
-const TEMPLATE: &str = include_str!("../../../infra/template.yaml");
+const SPEC: &str = include_str!("../../../../openapi.yaml");
+const TEMPLATE: &str = include_str!("../../../../infra/template.yaml");
 const METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"];
 const ROUTE_NOT_FOUND: &str = "the requested resource could not be found";
 /// A well-formed id that no event has.

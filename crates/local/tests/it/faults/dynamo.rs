@@ -8,12 +8,12 @@ use audit_aws::DynamoStore;
 use audit_drain::Drain;
 use audit_local::poller::Poller;
 
-use crate::check::assert_exactly_once;
-use crate::http_faults::FaultProxy;
-use crate::load::{Ledger, Load};
-use crate::runner::Runner;
-use crate::unprocessed::Unprocessing;
-use crate::{aws, common, seed, VISIBILITY};
+use super::check::assert_exactly_once;
+use super::http_faults::FaultProxy;
+use super::load::{Ledger, Load};
+use super::runner::Runner;
+use super::unprocessed::Unprocessing;
+use super::{aws, common, seed, VISIBILITY};
 
 /// Case 3: throttling, 500s and unprocessed items on ~30% of DynamoDB batch writes.
 ///
