@@ -16,7 +16,8 @@ export AWS_ENDPOINT_URL ?= http://127.0.0.1:4566
 export AUDIT_LOG_FORMAT ?= text
 export RUST_LOG ?= info
 
-.PHONY: help dev test watch emulator emulator-stop venv lint fmt validate package deploy
+.PHONY: help dev test test-faults watch emulator emulator-stop venv lint fmt validate package deploy \
+        build bench fuzz load
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -41,7 +42,6 @@ dev: venv ## Run the service on 127.0.0.1:3050 against the emulator, print a dev
 test: venv ## Run every test: unit, property and integration tests against the emulator.
 	@scripts/with-emulator.sh cargo test --workspace
 
-.PHONY: test-faults
 test-faults: venv ## Fault suite: kills, outages, throttling, redelivery, poison; each 201 is stored once.
 	cargo build -p audit-local
 	@scripts/with-emulator.sh cargo test -p audit-local --test it -- --ignored --test-threads=1 --nocapture faults::
@@ -91,8 +91,6 @@ $(FUZZ_VENV)/bin/schemathesis: requirements/fuzz.txt
 	@test -x $(FUZZ_VENV)/bin/python || $(PYTHON) -m venv $(FUZZ_VENV)
 	$(FUZZ_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/fuzz.txt
 	@touch $@
-
-.PHONY: fuzz load
 
 fuzz: venv $(FUZZ_VENV)/bin/schemathesis ## Fuzz the API against openapi.yaml with schemathesis (runner on 127.0.0.1:3051).
 	cargo build -p audit-local

@@ -1,5 +1,6 @@
 //! What the HTTP functions share: the API's error type with its one mapping onto status codes and
-//! the seed's JSON shapes, JSON answers, body limits, and logging set-up.
+//! the seed's JSON shapes, `From` conversions from the domain's errors, JSON answers and body
+//! limits, and key checks. Logging and metrics are in `audit-telemetry`.
 
 pub mod auth;
 pub mod strict_json;

@@ -1,4 +1,4 @@
-//! The DynamoDB key layout of DESIGN.md, in one place: base keys, the shared index sort key `ts`,
+//! The DynamoDB key layout (docs/ARCHITECTURE.md, "Data model"), in one place: base keys, the shared index sort key `ts`,
 //! the sharded time partition, and the records the drain writes.
 //!
 //! | item | pk | sk |

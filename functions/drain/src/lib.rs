@@ -14,9 +14,13 @@ use audit_telemetry::metrics::{self, Unit};
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use futures::stream::{self, StreamExt};
 
-/// How many `BatchWriteItem` calls run at once. Ten messages of up to a hundred events make at most
-/// forty chunks; four in flight keeps one invocation well under a partition's write limit.
+/// How many `BatchWriteItem` calls run at once. A batch of the template's 100 messages holds a few
+/// hundred items, so tens of chunks of 25; four in flight keeps one invocation well under a
+/// partition's write limit.
 const CONCURRENCY: usize = 4;
+
+/// Time kept back from the invocation deadline to answer with the failed message ids.
+pub const ANSWER_MARGIN: Duration = Duration::from_millis(1500);
 
 /// The drain, generic over the store so that tests can inject faults.
 pub struct Drain<S> {

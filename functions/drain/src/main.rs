@@ -3,12 +3,10 @@
 use std::time::Duration;
 
 use audit_aws::{sdk_config, Config, DynamoStore};
-use audit_drain::{deadline_from_epoch_ms, Drain};
+use audit_drain::{deadline_from_epoch_ms, Drain, ANSWER_MARGIN};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
-/// Time kept back from the invocation deadline to answer with the failed message ids.
-const ANSWER_MARGIN: Duration = Duration::from_millis(1500);
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
