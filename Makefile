@@ -72,8 +72,10 @@ package: $(VENV)/bin/cargo-lambda ## Build the three arm64 release bootstraps an
 	  printf '%-6s %s bytes\n' "$$f" "$$(stat -c %s target/lambda/$$f/bootstrap)"; \
 	done
 
-deploy: $(INFRA_VENV)/bin/cfn-lint $(VENV)/bin/cargo-lambda ## Build with SAM and deploy (guided the first time).
+build: $(INFRA_VENV)/bin/cfn-lint $(VENV)/bin/cargo-lambda ## Build the functions as `sam deploy` ships them (sam build into .aws-sam/, no deploy).
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(INFRA_VENV)/bin/sam build --beta-features --template-file infra/template.yaml
+
+deploy: build ## Build with SAM and deploy (guided the first time).
 	$(INFRA_VENV)/bin/sam deploy --guided
 
 $(INFRA_VENV)/bin/cfn-lint: infra/requirements.txt

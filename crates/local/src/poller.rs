@@ -15,7 +15,8 @@ use tokio::sync::watch;
 
 /// The drain's timeout in the template (30 s), less the margin the drain keeps to answer, as the
 /// Lambda's own deadline would give it: the time one batch may take before it counts as failed.
-const INVOCATION_BUDGET: Duration = Duration::from_secs(30).saturating_sub(audit_drain::ANSWER_MARGIN);
+const INVOCATION_BUDGET: Duration =
+    Duration::from_secs(30).saturating_sub(audit_drain::ANSWER_MARGIN);
 /// Messages per receive call: SQS's maximum.
 const RECEIVE_MAX: i32 = 10;
 

@@ -7,7 +7,6 @@ use audit_drain::{deadline_from_epoch_ms, Drain, ANSWER_MARGIN};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
-
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let config = Config::from_env()?;
