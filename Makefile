@@ -66,14 +66,13 @@ watch: venv $(VENV)/bin/cargo-lambda ## Run the functions under `cargo lambda wa
 	cargo build -p audit-local
 	@AUDIT_AUTH="$${AUDIT_AUTH:-optional}" AUDIT_ANONYMOUS_TENANT="$${AUDIT_ANONYMOUS_TENANT:-dev}" scripts/with-emulator.sh bash -c 'target/debug/audit-local bootstrap && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda watch'
 
-package: $(VENV)/bin/cargo-lambda ## Build the three arm64 release bootstraps and print their sizes.
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --arm64 --bin write --bin drain --bin read
-	@for f in write drain read; do \
-	  printf '%-6s %s bytes\n' "$$f" "$$(stat -c %s target/lambda/$$f/bootstrap)"; \
-	done
-
 build: $(INFRA_VENV)/bin/cfn-lint $(VENV)/bin/cargo-lambda ## Build the functions as `sam deploy` ships them (sam build into .aws-sam/, no deploy).
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(INFRA_VENV)/bin/sam build --beta-features --template-file infra/template.yaml
+
+package: build ## sam build, then print the arm64 bootstrap sizes as they would be deployed.
+	@for f in WriteFunction DrainFunction ReadFunction; do \
+	  printf '%-14s %s bytes\n' "$$f" "$$(stat -c %s .aws-sam/build/$$f/bootstrap)"; \
+	done
 
 deploy: build ## Build with SAM and deploy (guided the first time).
 	$(INFRA_VENV)/bin/sam deploy --guided

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::client::Waiters as _;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TimeToLiveSpecification, TimeToLiveStatus,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
+    TimeToLiveSpecification, TimeToLiveStatus,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 
@@ -72,6 +73,14 @@ async fn ensure_table(
         .table_name(name)
         .billing_mode(BillingMode::PayPerRequest)
         .set_key_schema(Some(key_schema(&spec.key_schema).map_err(build)?));
+    if let Some(view) = &spec.stream_view_type {
+        let stream = StreamSpecification::builder()
+            .stream_enabled(true)
+            .stream_view_type(StreamViewType::from(view.as_str()))
+            .build()
+            .map_err(build)?;
+        request = request.stream_specification(stream);
+    }
     for (attribute, scalar_type) in &spec.attributes {
         let definition = AttributeDefinition::builder()
             .attribute_name(attribute)
@@ -325,6 +334,11 @@ async fn describe_table(
         key_schema: key_schema(table.key_schema()),
         indexes,
         ttl_attribute: ttl_status(dynamo, name).await?,
+        stream_view_type: table
+            .stream_specification()
+            .filter(|s| s.stream_enabled())
+            .and_then(|s| s.stream_view_type())
+            .map(|v| v.as_str().to_owned()),
     })
 }
 

@@ -33,6 +33,9 @@ pub struct TableSpec {
     pub key_schema: Vec<(String, String)>,
     pub indexes: Vec<IndexSpec>,
     pub ttl_attribute: Option<String>,
+    /// The stream's view type (`NEW_AND_OLD_IMAGES`), when the table has a stream: what the count
+    /// function and the runner's stream poller read.
+    pub stream_view_type: Option<String>,
 }
 
 /// One global secondary index.

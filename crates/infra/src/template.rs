@@ -112,6 +112,13 @@ struct TableProperties {
     #[serde(default)]
     global_secondary_indexes: Vec<IndexProperties>,
     time_to_live_specification: Option<TtlProperties>,
+    stream_specification: Option<StreamProperties>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct StreamProperties {
+    stream_view_type: String,
 }
 
 #[derive(serde::Deserialize)]
@@ -224,6 +231,7 @@ impl TableProperties {
                 .time_to_live_specification
                 .filter(|ttl| ttl.enabled.is_true())
                 .map(|ttl| ttl.attribute_name),
+            stream_view_type: self.stream_specification.map(|s| s.stream_view_type),
         }
     }
 }

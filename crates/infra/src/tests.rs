@@ -47,6 +47,10 @@ fn template_keys_the_table_on_pk_and_sk_with_string_attributes() {
 #[test]
 fn template_expires_events_on_expires_at() {
     assert_eq!(spec().table.ttl_attribute.as_deref(), Some("expires_at"));
+    assert_eq!(
+        spec().table.stream_view_type.as_deref(),
+        Some("NEW_AND_OLD_IMAGES")
+    );
 }
 
 #[test]
