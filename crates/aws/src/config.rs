@@ -166,13 +166,13 @@ impl Config {
 }
 
 /// The environment, or a stand-in for tests. An empty value counts as unset.
-pub struct Vars(Lookup);
+struct Vars(Lookup);
 
 type Lookup = Box<dyn Fn(&str) -> Option<String>>;
 
 impl Vars {
     /// The process environment.
-    pub fn env() -> Self {
+    fn env() -> Self {
         Self(Box::new(|name| std::env::var(name).ok()))
     }
 
@@ -181,12 +181,12 @@ impl Vars {
     }
 
     /// A string, or `default` when unset.
-    pub fn text(&self, name: &str, default: &str) -> String {
+    fn text(&self, name: &str, default: &str) -> String {
         self.get(name).unwrap_or_else(|| default.to_owned())
     }
 
     /// A value `parse` accepts, or `None` when unset; a value it refuses is an error naming `name`.
-    pub fn parsed<T>(
+    fn parsed<T>(
         &self,
         name: &'static str,
         parse: impl FnOnce(&str) -> Result<T, String>,
@@ -197,7 +197,7 @@ impl Vars {
     }
 
     /// An integer of at least `min`, or `default` when unset.
-    pub fn number<N>(&self, name: &'static str, default: N, min: N) -> Result<N, ConfigError>
+    fn number<N>(&self, name: &'static str, default: N, min: N) -> Result<N, ConfigError>
     where
         N: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
     {
@@ -209,7 +209,7 @@ impl Vars {
     }
 
     /// `1` or `0` (unset is `0`).
-    pub fn flag(&self, name: &'static str) -> Result<bool, ConfigError> {
+    fn flag(&self, name: &'static str) -> Result<bool, ConfigError> {
         let value = self.parsed(name, |v| match v {
             "1" => Ok(true),
             "0" => Ok(false),
