@@ -2,6 +2,7 @@
 //! the small ports (queue, store, index) that the AWS adapters implement. Nothing here knows AWS.
 
 pub mod auth;
+pub mod counters;
 pub mod cursor;
 pub mod envelope;
 pub mod event;
