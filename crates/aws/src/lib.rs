@@ -2,6 +2,7 @@
 //! config, and the resource bootstrap that reads `infra/template.yaml`.
 
 pub mod config;
+pub mod counters;
 pub mod endpoint;
 mod error;
 pub mod index;
