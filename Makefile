@@ -16,7 +16,8 @@ export AWS_ENDPOINT_URL ?= http://127.0.0.1:4566
 export AUDIT_LOG_FORMAT ?= text
 export RUST_LOG ?= info
 
-.PHONY: help dev test watch emulator emulator-stop venv lint fmt validate package deploy
+.PHONY: help dev test test-faults watch emulator emulator-stop venv lint fmt validate package deploy \
+        build bench fuzz load
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -41,10 +42,9 @@ dev: venv ## Run the service on 127.0.0.1:3050 against the emulator, print a dev
 test: venv ## Run every test: unit, property and integration tests against the emulator.
 	@scripts/with-emulator.sh cargo test --workspace
 
-.PHONY: test-faults
 test-faults: venv ## Fault suite: kills, outages, throttling, redelivery, poison; each 201 is stored once.
 	cargo build -p audit-local
-	@scripts/with-emulator.sh cargo test -p audit-local --test faults -- --ignored --test-threads=1 --nocapture
+	@scripts/with-emulator.sh cargo test -p audit-local --test it -- --ignored --test-threads=1 --nocapture faults::
 
 bench: venv ## Benchmarks: drain vs raw BatchWriteItem, read cost per page (1k, 30k), init time, sizes.
 	cargo build --release -p audit-bench -p audit-local -p audit-write -p audit-drain -p audit-read
@@ -66,14 +66,15 @@ watch: venv $(VENV)/bin/cargo-lambda ## Run the functions under `cargo lambda wa
 	cargo build -p audit-local
 	@AUDIT_AUTH="$${AUDIT_AUTH:-optional}" AUDIT_ANONYMOUS_TENANT="$${AUDIT_ANONYMOUS_TENANT:-dev}" scripts/with-emulator.sh bash -c 'target/debug/audit-local bootstrap && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda watch'
 
-package: $(VENV)/bin/cargo-lambda ## Build the three arm64 release bootstraps and print their sizes.
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --arm64 --bin write --bin drain --bin read
-	@for f in write drain read; do \
-	  printf '%-6s %s bytes\n' "$$f" "$$(stat -c %s target/lambda/$$f/bootstrap)"; \
+build: $(INFRA_VENV)/bin/cfn-lint $(VENV)/bin/cargo-lambda ## Build the functions as `sam deploy` ships them (sam build into .aws-sam/, no deploy).
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(INFRA_VENV)/bin/sam build --beta-features --template-file infra/template.yaml
+
+package: build ## sam build, then print the arm64 bootstrap sizes as they would be deployed.
+	@for f in WriteFunction DrainFunction ReadFunction; do \
+	  printf '%-14s %s bytes\n' "$$f" "$$(stat -c %s .aws-sam/build/$$f/bootstrap)"; \
 	done
 
-deploy: $(INFRA_VENV)/bin/cfn-lint $(VENV)/bin/cargo-lambda ## Build with SAM and deploy (guided the first time).
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(INFRA_VENV)/bin/sam build --beta-features --template-file infra/template.yaml
+deploy: build ## Build with SAM and deploy (guided the first time).
 	$(INFRA_VENV)/bin/sam deploy --guided
 
 $(INFRA_VENV)/bin/cfn-lint: infra/requirements.txt
@@ -91,8 +92,6 @@ $(FUZZ_VENV)/bin/schemathesis: requirements/fuzz.txt
 	@test -x $(FUZZ_VENV)/bin/python || $(PYTHON) -m venv $(FUZZ_VENV)
 	$(FUZZ_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/fuzz.txt
 	@touch $@
-
-.PHONY: fuzz load
 
 fuzz: venv $(FUZZ_VENV)/bin/schemathesis ## Fuzz the API against openapi.yaml with schemathesis (runner on 127.0.0.1:3051).
 	cargo build -p audit-local

@@ -2,7 +2,8 @@
 //! turning the verifier's answer into the principal or an [`ApiError`]. Logs name the key only by
 //! its public id, never the key, its secret or its hash.
 
-use audit_domain::auth::{AuthError, KeyStore, Principal, Scope, Verifier};
+use audit_domain::auth::{AuthError, Principal, Scope, Verifier};
+use audit_domain::ports::KeyStore;
 use lambda_http::http::header;
 use lambda_http::Request;
 

@@ -1,11 +1,14 @@
 //! What the HTTP functions share: the API's error type with its one mapping onto status codes and
-//! the seed's JSON shapes, JSON answers, body limits, and logging set-up.
+//! the seed's JSON shapes, `From` conversions from the domain's errors, JSON answers and body
+//! limits, and key checks. Logging and metrics are in `audit-telemetry`.
 
 pub mod auth;
-pub mod metrics;
 pub mod strict_json;
 
 use audit_domain::auth::Scope;
+use audit_domain::event::InputError;
+use audit_domain::ports::{QueueError, StoreError};
+use audit_domain::read::ReadError;
 use audit_domain::FieldErrors;
 use lambda_http::http::{header, HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -54,12 +57,6 @@ impl ApiError {
         Self::Internal(Box::new(error))
     }
 
-    pub fn invalid(field: &str, message: &str) -> Self {
-        let mut errors = FieldErrors::new();
-        errors.add(field, message);
-        Self::Invalid(errors)
-    }
-
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -93,7 +90,7 @@ impl ApiError {
                     .collect::<Map<_, _>>(),
             ),
             Self::Internal(source) => {
-                tracing::error!(error = %error_chain(source.as_ref()), "request failed");
+                tracing::error!(error = %audit_telemetry::error_chain(source.as_ref()), "request failed");
                 json!(INTERNAL_MESSAGE)
             }
         };
@@ -112,16 +109,47 @@ impl ApiError {
     }
 }
 
-/// `error: cause: cause`, so the log keeps the whole story of a failure.
-pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
+// What each domain error means for a client, beside `status()`, so that handlers use `?`.
+
+/// Invalid fields are a 422 keyed by field.
+impl From<FieldErrors> for ApiError {
+    fn from(errors: FieldErrors) -> Self {
+        Self::Invalid(errors)
     }
-    text
+}
+
+/// A store failure is the generic 500, whatever it was; the chain goes to the log.
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        Self::internal(error)
+    }
+}
+
+/// A queue failure is the generic 500: nothing was enqueued, so the client may retry.
+impl From<QueueError> for ApiError {
+    fn from(error: QueueError) -> Self {
+        Self::internal(error)
+    }
+}
+
+/// A query too broad to answer is a 422 that says how to narrow it; a store failure a 500.
+impl From<ReadError> for ApiError {
+    fn from(error: ReadError) -> Self {
+        match error {
+            ReadError::TooBroad(errors) => Self::Invalid(errors),
+            ReadError::Store(error) => Self::internal(error),
+        }
+    }
+}
+
+/// A body that is not a well-formed event is a 400; one with invalid fields a 422.
+impl From<InputError> for ApiError {
+    fn from(error: InputError) -> Self {
+        match error {
+            InputError::Malformed(message) => Self::BadRequest(message),
+            InputError::Invalid(errors) => Self::Invalid(errors),
+        }
+    }
 }
 
 /// A JSON answer with the given status.
@@ -179,39 +207,6 @@ pub fn route_path(request: &Request) -> &str {
     }
 }
 
-/// Whether logs are for people (`AUDIT_LOG_FORMAT=text`) rather than JSON for CloudWatch.
-pub fn text_logs() -> bool {
-    static TEXT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *TEXT.get_or_init(|| std::env::var("AUDIT_LOG_FORMAT").is_ok_and(|f| f == "text"))
-}
-
-/// Sets up `tracing`: JSON lines (for CloudWatch) unless `AUDIT_LOG_FORMAT=text`; level from `RUST_LOG`.
-pub fn init_tracing() {
-    // `Targets` parses the usual `info,audit_aws=debug` syntax without EnvFilter's regex engine,
-    // which would add about a megabyte to every Lambda binary.
-    use tracing_subscriber::filter::Targets;
-    use tracing_subscriber::prelude::*;
-    let filter: Targets = std::env::var("RUST_LOG")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
-    let registry = tracing_subscriber::registry().with(filter);
-    let result = if text_logs() {
-        registry
-            .with(tracing_subscriber::fmt::layer().with_target(false))
-            .try_init()
-    } else {
-        let json = tracing_subscriber::fmt::layer()
-            .json()
-            .flatten_event(true)
-            .without_time()
-            .with_target(false);
-        registry.with(json).try_init()
-    };
-    // A second call (tests, the local runner) keeps the first subscriber.
-    let _ = result;
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,7 +220,9 @@ mod tests {
 
     #[test]
     fn field_errors_answer_422_keyed_by_field() {
-        let response = ApiError::invalid("sort", "invalid sort value").into_response();
+        let mut errors = FieldErrors::new();
+        errors.add("sort", "invalid sort value");
+        let response = ApiError::from(errors).into_response();
         assert_eq!(response.status(), 422);
         assert_eq!(
             body_of(&response),

@@ -1,5 +1,7 @@
-//! The typed configuration, read from the environment once at start-up. Every field has a default
-//! that works against the local emulator, so `make dev` needs no settings at all.
+//! The typed configuration: every `AUDIT_*` variable a function reads, parsed from the environment
+//! once at start-up. Every field has a default that works against the local emulator, so `make dev`
+//! needs no settings at all, and a value that does not parse stops start-up with its name. How the
+//! SDK is set up from it lives in `sdk`.
 
 use std::time::Duration;
 
@@ -7,6 +9,7 @@ use std::time::Duration;
 pub use audit_domain::auth::AuthMode;
 use audit_domain::auth::AuthPolicy;
 use audit_domain::Tenant;
+pub use audit_telemetry::LogFormat;
 
 /// A secret that cannot be printed by accident: `Debug` shows only that it is there.
 #[derive(Clone)]
@@ -55,6 +58,49 @@ pub struct Config {
     /// the longest a revocation takes to reach every warm instance. Lower means faster revocation
     /// and one `GetItem` per key per instance that often.
     pub key_cache_ttl: Duration,
+    /// `AUDIT_LOG_FORMAT`: `json` (the default, for CloudWatch) or `text` (for people).
+    pub log_format: LogFormat,
+    /// How the SDK reaches AWS or the emulator.
+    pub sdk: SdkSettings,
+}
+
+/// The settings of the SDK's HTTP client (see `sdk`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SdkSettings {
+    /// `AUDIT_SDK_TIMEOUT_SECONDS` (default 20, at least 1): the bound on each attempt of an SDK
+    /// call. Benchmarks on large tables in the emulator raise it (moto re-reads a whole partition for
+    /// every page of a COUNT query).
+    pub attempt_timeout: Duration,
+    /// `AUDIT_TLS_NATIVE_ROOTS` (`1` or `0`, default `0`): trust the system's certificate store
+    /// rather than only the bundled AWS roots, for a proxy that re-signs TLS.
+    pub native_roots: bool,
+}
+
+impl Default for SdkSettings {
+    fn default() -> Self {
+        Self {
+            attempt_timeout: Duration::from_secs(20),
+            native_roots: false,
+        }
+    }
+}
+
+impl SdkSettings {
+    /// Reads only the SDK's variables: for tools and tests that need no other configuration.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(&Vars::env())
+    }
+
+    fn from_vars(vars: &Vars) -> Result<Self, ConfigError> {
+        Ok(Self {
+            attempt_timeout: Duration::from_secs(vars.number(
+                "AUDIT_SDK_TIMEOUT_SECONDS",
+                20,
+                1,
+            )?),
+            native_roots: vars.flag("AUDIT_TLS_NATIVE_ROOTS")?,
+        })
+    }
 }
 
 /// The cursor key used when none is configured; fine on a laptop, never in AWS.
@@ -71,52 +117,42 @@ pub struct ConfigError {
 impl Config {
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_vars(&Vars::env())
     }
 
     /// Reads settings through `lookup`, so tests need not touch the process environment.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let text = |name: &str, default: &str| {
-            lookup(name)
-                .filter(|v| !v.is_empty())
-                .unwrap_or_else(|| default.to_owned())
-        };
-        let number = |name: &'static str, default: u32, min: u32| -> Result<u32, ConfigError> {
-            match lookup(name).filter(|v| !v.is_empty()) {
-                None => Ok(default),
-                Some(v) => match v.parse::<u32>() {
-                    Ok(n) if n >= min => Ok(n),
-                    _ => Err(ConfigError {
-                        name,
-                        reason: format!("expected an integer >= {min}, got {v:?}"),
-                    }),
-                },
-            }
-        };
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String> + 'static,
+    ) -> Result<Self, ConfigError> {
+        Self::from_vars(&Vars(Box::new(lookup)))
+    }
+
+    fn from_vars(vars: &Vars) -> Result<Self, ConfigError> {
         Ok(Self {
-            table: text("AUDIT_TABLE", "audit-log-events"),
-            queue_url: text(
+            table: vars.text("AUDIT_TABLE", "audit-log-events"),
+            queue_url: vars.text(
                 "AUDIT_QUEUE_URL",
                 "http://127.0.0.1:4566/123456789012/audit-log-events",
             ),
-            shards: number("AUDIT_SHARDS", 8, 1)?,
-            retention_days: number("AUDIT_RETENTION_DAYS", 0, 0)?,
-            cursor_key: Secret::new(text("AUDIT_CURSOR_KEY", DEV_CURSOR_KEY)),
-            tenant: match lookup("AUDIT_ANONYMOUS_TENANT").filter(|v| !v.is_empty()) {
-                None => Tenant::default(),
-                Some(v) => Tenant::parse(&v).map_err(|reason| ConfigError {
-                    name: "AUDIT_ANONYMOUS_TENANT",
-                    reason,
-                })?,
-            },
-            auth: match lookup("AUDIT_AUTH").filter(|v| !v.is_empty()) {
-                None => AuthMode::Required,
-                Some(v) => AuthMode::parse(&v).ok_or_else(|| ConfigError {
-                    name: "AUDIT_AUTH",
-                    reason: format!("expected required or optional, got {v:?}"),
-                })?,
-            },
-            key_cache_ttl: Duration::from_secs(number("AUDIT_KEY_CACHE_SECONDS", 30, 0)?.into()),
+            shards: vars.number("AUDIT_SHARDS", 8, 1)?,
+            retention_days: vars.number("AUDIT_RETENTION_DAYS", 0, 0)?,
+            cursor_key: Secret::new(vars.text("AUDIT_CURSOR_KEY", DEV_CURSOR_KEY)),
+            tenant: vars
+                .parsed("AUDIT_ANONYMOUS_TENANT", Tenant::parse)?
+                .unwrap_or_default(),
+            auth: vars
+                .parsed("AUDIT_AUTH", |v| {
+                    AuthMode::parse(v)
+                        .ok_or_else(|| format!("expected required or optional, got {v:?}"))
+                })?
+                .unwrap_or(AuthMode::Required),
+            key_cache_ttl: Duration::from_secs(vars.number("AUDIT_KEY_CACHE_SECONDS", 30, 0)?),
+            log_format: vars
+                .parsed("AUDIT_LOG_FORMAT", |v| {
+                    LogFormat::parse(v).ok_or_else(|| format!("expected json or text, got {v:?}"))
+                })?
+                .unwrap_or_default(),
+            sdk: SdkSettings::from_vars(vars)?,
         })
     }
 
@@ -129,122 +165,58 @@ impl Config {
     }
 }
 
-/// The AWS SDK configuration. Credentials, region and `AWS_ENDPOINT_URL` come from the standard
-/// environment, so the same code reaches the emulator locally and AWS when deployed.
-///
-/// When the environment holds static credentials and a region, as it always does in Lambda (and under
-/// `make`), the configuration is built from it directly. The default chain's loader reads profile
-/// files and sets up providers that Lambda never uses, and that cost about 10 ms of every cold start.
-/// Without them (an operator's laptop with profiles or SSO) the default chain runs as usual.
-pub async fn sdk_config() -> aws_config::SdkConfig {
-    match from_environment(|name| std::env::var(name).ok()) {
-        Some(config) => config,
-        None => sdk_loader().load().await,
+/// The environment, or a stand-in for tests. An empty value counts as unset.
+pub struct Vars(Lookup);
+
+type Lookup = Box<dyn Fn(&str) -> Option<String>>;
+
+impl Vars {
+    /// The process environment.
+    pub fn env() -> Self {
+        Self(Box::new(|name| std::env::var(name).ok()))
     }
-}
 
-/// The configuration the default chain would find in the environment, built without the chain.
-fn from_environment(var: impl Fn(&str) -> Option<String>) -> Option<aws_config::SdkConfig> {
-    use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
-    let var = |name: &str| var(name).filter(|v| !v.is_empty());
-    let region = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION"))?;
-    let credentials = Credentials::new(
-        var("AWS_ACCESS_KEY_ID")?,
-        var("AWS_SECRET_ACCESS_KEY")?,
-        var("AWS_SESSION_TOKEN"),
-        None,
-        "environment",
-    );
-    let mut builder = aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new(region))
-        .credentials_provider(SharedCredentialsProvider::new(credentials))
-        .http_client(http_client())
-        .timeout_config(timeouts())
-        .retry_config(aws_config::retry::RetryConfig::standard())
-        .sleep_impl(aws_smithy_async::rt::sleep::SharedAsyncSleep::new(
-            aws_smithy_async::rt::sleep::TokioSleep::new(),
-        ))
-        .time_source(aws_smithy_async::time::SharedTimeSource::new(
-            aws_smithy_async::time::SystemTimeSource::new(),
-        ));
-    if let Some(url) = var("AWS_ENDPOINT_URL") {
-        builder = builder.endpoint_url(url);
+    fn get(&self, name: &str) -> Option<String> {
+        (self.0)(name).filter(|v| !v.is_empty())
     }
-    Some(builder.build())
-}
 
-/// The SDK's default loader with the HTTPS client this project uses: rustls on ring, which keeps
-/// aws-lc (a large C library) out of the Lambda binaries. Certificates load on first use, not at init.
-pub fn sdk_loader() -> aws_config::ConfigLoader {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(http_client())
-        .timeout_config(timeouts())
-}
-
-/// `AWS_ENDPOINT_URL`, or the address where `make` starts the emulator: for tests and tools that
-/// must only ever reach the emulator.
-pub fn emulator_endpoint() -> String {
-    std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "http://127.0.0.1:4566".to_owned())
-}
-
-/// SDK configuration for an emulator (or a fault-injecting proxy in front of one) at `endpoint`:
-/// a fixed region and dummy credentials, so that a test never picks up a real AWS profile.
-pub async fn emulator_sdk_config(endpoint: &str) -> aws_config::SdkConfig {
-    sdk_loader()
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "test", "test", None, None, "emulator",
-        ))
-        .load()
-        .await
-}
-
-/// Root certificates of AWS's endpoints (see `certs/README.md`).
-const AWS_ROOTS: &[u8] = include_bytes!("../certs/aws-roots.pem");
-
-/// A TLS context that trusts only the bundled AWS roots, not the system's store.
-fn aws_roots_context(
-) -> Result<aws_smithy_http_client::tls::TlsContext, aws_smithy_http_client::HttpClientError> {
-    use aws_smithy_http_client::tls::{TlsContext, TrustStore};
-    let trust = TrustStore::empty()
-        .with_native_roots(false)
-        .with_pem_certificate(AWS_ROOTS);
-    TlsContext::builder().with_trust_store(trust).build()
-}
-
-fn http_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
-    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
-    let builder =
-        aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring));
-    if std::env::var("AUDIT_TLS_NATIVE_ROOTS").is_ok_and(|v| v == "1") {
-        return builder.build_https();
+    /// A string, or `default` when unset.
+    pub fn text(&self, name: &str, default: &str) -> String {
+        self.get(name).unwrap_or_else(|| default.to_owned())
     }
-    match aws_roots_context() {
-        Ok(context) => builder.tls_context(context).build_https(),
-        // The bundled file is fixed at build time; should it ever not parse, the system store serves.
-        Err(_) => builder.build_https(),
-    }
-}
 
-/// Bounds on every SDK call, so that an endpoint that swallows packets cannot hang the local runner
-/// or a drain forever. Generous on purpose: in AWS a call takes milliseconds and the Lambda timeout
-/// bounds the rest, while an emulator can take seconds over a large partition (moto re-reads a whole
-/// partition for every page of a COUNT query).
-/// `AUDIT_SDK_TIMEOUT_SECONDS` (default 20) sets the per-attempt bound; benchmarks on large tables in
-/// the emulator raise it.
-fn timeouts() -> aws_config::timeout::TimeoutConfig {
-    use std::time::Duration;
-    let attempt = std::env::var("AUDIT_SDK_TIMEOUT_SECONDS")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-        .filter(|&s| s > 0)
-        .unwrap_or(20);
-    aws_config::timeout::TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(3))
-        .operation_attempt_timeout(Duration::from_secs(attempt))
-        .build()
+    /// A value `parse` accepts, or `None` when unset; a value it refuses is an error naming `name`.
+    pub fn parsed<T>(
+        &self,
+        name: &'static str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<Option<T>, ConfigError> {
+        self.get(name)
+            .map(|v| parse(&v).map_err(|reason| ConfigError { name, reason }))
+            .transpose()
+    }
+
+    /// An integer of at least `min`, or `default` when unset.
+    pub fn number<N>(&self, name: &'static str, default: N, min: N) -> Result<N, ConfigError>
+    where
+        N: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+    {
+        let value = self.parsed(name, |v| match v.parse::<N>() {
+            Ok(n) if n >= min => Ok(n),
+            _ => Err(format!("expected an integer >= {min}, got {v:?}")),
+        })?;
+        Ok(value.unwrap_or(default))
+    }
+
+    /// `1` or `0` (unset is `0`).
+    pub fn flag(&self, name: &'static str) -> Result<bool, ConfigError> {
+        let value = self.parsed(name, |v| match v {
+            "1" => Ok(true),
+            "0" => Ok(false),
+            _ => Err(format!("expected 1 or 0, got {v:?}")),
+        })?;
+        Ok(value.unwrap_or(false))
+    }
 }
 
 #[cfg(test)]
@@ -257,7 +229,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        Config::from_lookup(|name| map.get(name).cloned())
+        Config::from_lookup(move |name| map.get(name).cloned())
     }
 
     #[test]
@@ -309,32 +281,30 @@ mod tests {
     }
 
     #[test]
-    fn sdk_config_comes_straight_from_the_environment_when_it_can() {
-        let env: HashMap<&str, &str> = [
-            ("AWS_REGION", "eu-west-1"),
-            ("AWS_ACCESS_KEY_ID", "AKID"),
-            ("AWS_SECRET_ACCESS_KEY", "secret"),
-            ("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
-        ]
-        .into_iter()
-        .collect();
-        let config =
-            from_environment(|n| env.get(n).map(|v| v.to_string())).expect("complete environment");
-        assert_eq!(config.region().map(|r| r.as_ref()), Some("eu-west-1"));
-        assert_eq!(config.endpoint_url(), Some("http://127.0.0.1:4566"));
-        assert!(config.credentials_provider().is_some());
-        // Without credentials in the environment the default chain decides.
-        assert!(
-            from_environment(|n| (n == "AWS_REGION").then(|| "eu-west-1".to_owned())).is_none()
-        );
-    }
-
-    #[test]
-    fn the_bundled_aws_roots_parse() {
-        let pem = String::from_utf8(AWS_ROOTS.to_vec()).unwrap();
-        assert_eq!(pem.matches("-----BEGIN CERTIFICATE-----").count(), 5);
-        // What http_client() uses; should it fail, that client falls back to the system store.
-        assert!(aws_roots_context().is_ok());
+    fn every_variable_is_typed_and_garbage_stops_start_up() {
+        let c = config(&[
+            ("AUDIT_LOG_FORMAT", "text"),
+            ("AUDIT_SDK_TIMEOUT_SECONDS", "90"),
+            ("AUDIT_TLS_NATIVE_ROOTS", "1"),
+        ])
+        .unwrap();
+        assert_eq!(c.log_format, LogFormat::Text);
+        assert_eq!(c.sdk.attempt_timeout, Duration::from_secs(90));
+        assert!(c.sdk.native_roots);
+        let d = config(&[]).unwrap();
+        assert_eq!(d.log_format, LogFormat::Json);
+        assert_eq!(d.sdk, SdkSettings::default());
+        for (name, value) in [
+            ("AUDIT_SDK_TIMEOUT_SECONDS", "twenty"),
+            ("AUDIT_SDK_TIMEOUT_SECONDS", "0"),
+            ("AUDIT_TLS_NATIVE_ROOTS", "yes"),
+            ("AUDIT_LOG_FORMAT", "xml"),
+            ("AUDIT_KEY_CACHE_SECONDS", "1.5"),
+        ] {
+            let error = config(&[(name, value)]).unwrap_err();
+            assert_eq!(error.name, name);
+            assert!(error.to_string().contains(name), "{error}");
+        }
     }
 
     #[test]

@@ -1,17 +1,20 @@
-//! The AWS side of the audit log: DynamoDB and SQS adapters for the domain's ports, the typed
-//! config, and the resource bootstrap that reads `infra/template.yaml`.
+//! The AWS side of the audit log: the adapters that implement the domain's ports on DynamoDB and SQS,
+//! the typed config every function reads at start-up, and the SDK's set-up from it. Dev tooling (the
+//! template interpreter and bootstrap) is in `audit-infra`, which no Lambda links.
 
+pub mod api_keys;
 pub mod config;
 pub mod counters;
 pub mod endpoint;
 mod error;
-pub mod index;
-pub mod infra;
-pub mod keys;
 pub mod queue;
+pub mod reader;
+pub mod sdk;
 pub mod store;
 
-pub use config::{emulator_endpoint, emulator_sdk_config, sdk_config, sdk_loader, Config, Secret};
-pub use keys::DynamoKeys;
+pub use api_keys::DynamoKeys;
+pub use config::{Config, ConfigError, SdkSettings, Secret};
 pub use queue::SqsQueue;
+pub use reader::DynamoReader;
+pub use sdk::{sdk_config, sdk_loader};
 pub use store::DynamoStore;

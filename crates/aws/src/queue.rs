@@ -1,10 +1,12 @@
 //! The event queue on SQS: events packed into as few messages as fit, sent in one request when
-//! possible.
+//! possible. Entries SQS fails within a batch are sent again under the shared backoff.
 
+use std::time::{Duration, Instant};
+
+use audit_domain::backoff::Backoff;
 use audit_domain::envelope;
 use audit_domain::ports::{EventQueue, QueueError};
 use audit_domain::Event;
-use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use aws_sdk_sqs::Client;
 
@@ -13,8 +15,14 @@ use aws_sdk_sqs::Client;
 pub const MAX_MESSAGE_BYTES: usize = 250 * 1024;
 const MAX_REQUEST_BYTES: usize = 256 * 1024;
 const MAX_BATCH_ENTRIES: usize = 10;
-/// How many times the entries SQS failed within a batch are sent again before giving up.
-const BATCH_ATTEMPTS: usize = 3;
+/// How the entries SQS failed within a batch are sent again: a client waits for the 201, so the
+/// retries stop after a few seconds and the write answers 500 (the client retries with its
+/// `Idempotency-Key`, which stores nothing twice).
+const PARTIAL_BACKOFF: Backoff = Backoff {
+    base: Duration::from_millis(50),
+    cap: Duration::from_millis(800),
+};
+const PARTIAL_BUDGET: Duration = Duration::from_secs(3);
 
 #[derive(Clone, Debug)]
 pub struct SqsQueue {
@@ -42,7 +50,7 @@ impl SqsQueue {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| queue_error(DisplayErrorContext(&e).to_string(), e))
+            .map_err(|e| QueueError::new("SQS SendMessage", e))
     }
 
     /// Sends up to ten bodies in one request, resending the entries SQS reports as failed.
@@ -52,7 +60,8 @@ impl SqsQueue {
             .enumerate()
             .map(|(i, body)| (i.to_string(), body))
             .collect();
-        for _ in 0..BATCH_ATTEMPTS {
+        let mut retries = PARTIAL_BACKOFF.until(Instant::now() + PARTIAL_BUDGET);
+        loop {
             let entries = pending
                 .iter()
                 .map(|(id, body)| {
@@ -62,7 +71,7 @@ impl SqsQueue {
                         .build()
                 })
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| queue_error(e.to_string(), e))?;
+                .map_err(|e| QueueError::new("SQS SendMessageBatch", e))?;
             let output = self
                 .client
                 .send_message_batch()
@@ -70,30 +79,24 @@ impl SqsQueue {
                 .set_entries(Some(entries))
                 .send()
                 .await
-                .map_err(|e| queue_error(DisplayErrorContext(&e).to_string(), e))?;
+                .map_err(|e| QueueError::new("SQS SendMessageBatch", e))?;
             if output.failed.is_empty() {
                 return Ok(());
             }
             let failed: Vec<&str> = output.failed.iter().map(|f| f.id.as_str()).collect();
             pending.retain(|(id, _)| failed.contains(&id.as_str()));
+            let Some(delay) = retries.next_delay() else {
+                return Err(QueueError::new(
+                    "SQS SendMessageBatch",
+                    format!(
+                        "{} messages were refused after {} retries",
+                        pending.len(),
+                        retries.attempts()
+                    ),
+                ));
+            };
+            tokio::time::sleep(delay).await;
         }
-        Err(QueueError {
-            message: format!(
-                "{} messages were refused after {BATCH_ATTEMPTS} attempts",
-                pending.len()
-            ),
-            source: None,
-        })
-    }
-}
-
-fn queue_error(
-    message: String,
-    source: impl std::error::Error + Send + Sync + 'static,
-) -> QueueError {
-    QueueError {
-        message,
-        source: Some(Box::new(source)),
     }
 }
 

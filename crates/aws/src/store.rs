@@ -35,10 +35,7 @@ fn to_item(record: &Record) -> Result<Item, StoreError> {
         Record::Event(r) => serde_dynamo::to_item(r),
         Record::Name(r) => serde_dynamo::to_item(r),
     };
-    item.map_err(|e| StoreError::Rejected {
-        message: format!("cannot map record to an item: {e}"),
-        source: Some(Box::new(e)),
-    })
+    item.map_err(rejected("mapping a record to an item"))
 }
 
 fn key_of(item: &Item) -> Option<(String, String)> {
@@ -60,7 +57,7 @@ impl EventStore for DynamoStore {
             let put = PutRequest::builder()
                 .set_item(Some(to_item(record)?))
                 .build()
-                .map_err(rejected)?;
+                .map_err(rejected("DynamoDB BatchWriteItem"))?;
             requests.push(WriteRequest::builder().put_request(put).build());
         }
         let output = self
@@ -69,7 +66,7 @@ impl EventStore for DynamoStore {
             .request_items(&self.table, requests)
             .send()
             .await
-            .map_err(store_error)?;
+            .map_err(store_error("DynamoDB BatchWriteItem"))?;
 
         let unprocessed = output
             .unprocessed_items

@@ -5,7 +5,7 @@ pub mod size;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use audit_domain::keys::{CatalogueRecord, EventRecord};
+use audit_domain::layout::{CatalogueRecord, EventRecord};
 use audit_domain::{time, Event, EventId, NewEvent, Tenant};
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use futures::stream::{self, StreamExt};
@@ -72,7 +72,8 @@ pub async fn put_items(
 
 /// SDK config for the emulator named by `AWS_ENDPOINT_URL` (the Makefile sets it).
 pub async fn sdk() -> aws_config::SdkConfig {
-    audit_aws::sdk_config().await
+    let settings = audit_aws::SdkSettings::from_env().expect("AUDIT_SDK_* settings parse");
+    audit_aws::sdk_config(&settings).await
 }
 
 /// Events of a realistic shape: 20 names, a 100-byte description, a customer (one of 50) on every other one,

@@ -1,189 +1,265 @@
-//! The command line, parsed by hand: three commands do not need a parser crate.
+//! The command line, parsed by clap's derive API. Each value goes through the domain's own parser
+//! (`Tenant::parse`, `Scope::parse`, `KeyId::parse`, `time::parse_rfc3339`), so a bad value is
+//! refused by clap, with the domain's reason, before anything reaches AWS.
+//!
+//! New top-level groups are new variants of [`Command`], each with its own subcommand enum or
+//! arguments, as [`Command::Keys`] has [`KeysCommand`].
 
-use audit_domain::auth::{KeyId, Scopes};
+use audit_domain::auth::{KeyId, Scope};
 use audit_domain::{time, Tenant};
 use chrono::{DateTime, Utc};
+use clap::builder::{PossibleValuesParser, TypedValueParser as _};
+use clap::{Parser, Subcommand};
 
-pub const USAGE: &str = "\
-usage:
-  audit-log keys create --tenant T --scope logs:read [--scope logs:write] [--expires RFC3339]
-  audit-log keys list --tenant T
-  audit-log keys revoke KEY_ID
-
+/// Where the CLI's configuration comes from: the top-level help says it after the commands.
+const ENVIRONMENT: &str = "\
 Configuration comes from the environment, as for the functions: AUDIT_TABLE, and the AWS SDK's
 usual variables (AWS_ENDPOINT_URL for the emulator; unset, the SDK reaches AWS).";
 
-#[derive(Debug, PartialEq)]
+/// The operator's CLI for the audit log's API keys.
+///
+/// It reads the same configuration as the functions, so it manages the emulator's keys when
+/// AWS_ENDPOINT_URL is set and the deployment's when it is unset. A new key's secret is printed
+/// once and stored only as a hash.
+#[derive(Debug, PartialEq, Parser)]
+#[command(name = "audit-log", version, max_term_width = 100, after_help = ENVIRONMENT)]
+pub struct Cli {
+    // `None` when no command is given: `main` prints the help and succeeds, as `help` does.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, PartialEq, Subcommand)]
 pub enum Command {
+    /// Create, list and revoke API keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Debug, PartialEq, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key for a tenant and print it, once.
+    ///
+    /// Only the hash of the secret is stored: the key cannot be shown again. Revoke it and create
+    /// another if it is lost.
     Create {
+        /// The tenant the key acts for: 1 to 64 characters of A-Z, a-z, 0-9, `_`, `.` and `-`.
+        #[arg(long, value_name = "TENANT", value_parser = tenant)]
         tenant: Tenant,
-        scopes: Scopes,
+        /// What the key may do; give `--scope` twice for both.
+        #[arg(long = "scope", value_name = "SCOPE", required = true, value_parser = scope())]
+        scopes: Vec<Scope>,
+        /// When the key stops working, as an RFC 3339 time in the future (e.g.
+        /// 2027-12-31T00:00:00Z). Without it the key works until it is revoked.
+        #[arg(long = "expires", value_name = "RFC3339", value_parser = future_time)]
         expires_at: Option<DateTime<Utc>>,
     },
+    /// List a tenant's keys: ids, scopes and times, never a secret or a hash.
     List {
+        /// The tenant whose keys to list.
+        #[arg(long, value_name = "TENANT", value_parser = tenant)]
         tenant: Tenant,
     },
+    /// Revoke a key; every instance refuses it within the key cache lifetime (30 s by default).
     Revoke {
+        /// The key's id: 16 characters, as `keys list` shows (the part after `alk_`).
+        #[arg(value_name = "KEY_ID", value_parser = key_id)]
         id: KeyId,
     },
-    Help,
 }
 
-impl Command {
-    pub fn parse(args: &[String]) -> Result<Self, String> {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        match args.as_slice() {
-            [] | ["help" | "-h" | "--help", ..] => Ok(Self::Help),
-            ["keys", "create", rest @ ..] => create(rest),
-            ["keys", "list", rest @ ..] => {
-                let options = options(rest, &["--tenant"])?;
-                Ok(Self::List {
-                    tenant: tenant(&options)?,
-                })
-            }
-            ["keys", "revoke", id] => {
-                KeyId::parse(id)
-                    .map(|id| Self::Revoke { id })
-                    .ok_or_else(|| {
-                        format!("{id:?} is not a key id (16 characters, as `keys list` shows)")
-                    })
-            }
-            _ => Err(format!("unknown command: {}", args.join(" "))),
-        }
-    }
+fn tenant(text: &str) -> Result<Tenant, String> {
+    Tenant::parse(text)
 }
 
-fn create(rest: &[&str]) -> Result<Command, String> {
-    let options = options(rest, &["--tenant", "--scope", "--expires"])?;
-    let scopes: Vec<&str> = values(&options, "--scope").collect();
-    let scopes =
-        Scopes::parse(scopes.iter().copied()).ok_or("--scope must be logs:read or logs:write")?;
-    if scopes.is_empty() {
-        return Err("give at least one --scope (logs:read, logs:write)".into());
-    }
-    let expires_at = match one(&options, "--expires")? {
-        None => None,
-        Some(text) => {
-            let at = time::parse_rfc3339(text)
-                .ok_or_else(|| format!("--expires must be an RFC 3339 time, got {text:?}"))?;
-            if at <= time::now() {
-                return Err("--expires is in the past".into());
-            }
-            Some(at)
-        }
-    };
-    Ok(Command::Create {
-        tenant: tenant(&options)?,
-        scopes,
-        expires_at,
+/// `logs:read` or `logs:write`, listed in the help and suggested on a typo; `Scope::parse` makes
+/// the value.
+fn scope() -> impl clap::builder::TypedValueParser<Value = Scope> {
+    PossibleValuesParser::new(Scope::ALL.map(Scope::as_str)).try_map(|text| {
+        Scope::parse(&text).ok_or_else(|| format!("{text:?} is not logs:read or logs:write"))
     })
 }
 
-type Options<'a> = Vec<(&'a str, &'a str)>;
+fn key_id(text: &str) -> Result<KeyId, String> {
+    KeyId::parse(text)
+        .ok_or_else(|| format!("{text:?} is not a key id (16 characters, as `keys list` shows)"))
+}
 
-/// `--name value` pairs, each name one of `known`.
-fn options<'a>(rest: &[&'a str], known: &[&str]) -> Result<Options<'a>, String> {
-    let mut pairs = Vec::new();
-    let mut iter = rest.iter();
-    while let Some(&name) = iter.next() {
-        if !known.contains(&name) {
-            return Err(format!("unknown option {name:?}"));
-        }
-        let value = iter.next().ok_or_else(|| format!("{name} needs a value"))?;
-        pairs.push((name, *value));
+fn future_time(text: &str) -> Result<DateTime<Utc>, String> {
+    let at = time::parse_rfc3339(text)
+        .ok_or_else(|| format!("{text:?} is not an RFC 3339 time (e.g. 2027-12-31T00:00:00Z)"))?;
+    if at <= time::now() {
+        return Err(format!("{text} is in the past"));
     }
-    Ok(pairs)
-}
-
-fn values<'a>(options: &'a Options<'a>, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-    options
-        .iter()
-        .filter(move |(n, _)| *n == name)
-        .map(|(_, v)| *v)
-}
-
-fn one<'a>(options: &'a Options<'a>, name: &'a str) -> Result<Option<&'a str>, String> {
-    let mut found = values(options, name);
-    let first = found.next();
-    match found.next() {
-        Some(_) => Err(format!("{name} may be given once")),
-        None => Ok(first),
-    }
-}
-
-fn tenant(options: &Options<'_>) -> Result<Tenant, String> {
-    let text = one(options, "--tenant")?.ok_or("--tenant is required")?;
-    Tenant::parse(text)
+    Ok(at)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use clap::error::ErrorKind;
+    use clap::CommandFactory as _;
 
-    fn parse(line: &str) -> Result<Command, String> {
-        let args: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
-        Command::parse(&args)
+    use super::*;
+    use audit_domain::auth::Scopes;
+
+    fn parse(line: &str) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("audit-log").chain(line.split_whitespace()))
+    }
+
+    fn keys(line: &str) -> KeysCommand {
+        match parse(line)
+            .unwrap_or_else(|e| panic!("{line}: {e}"))
+            .command
+        {
+            Some(Command::Keys { command }) => command,
+            other => panic!("{line}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_parser_is_well_formed() {
+        Cli::command().debug_assert();
     }
 
     #[test]
     fn create_takes_a_tenant_scopes_and_an_expiry() {
-        let command = parse("keys create --tenant acme --scope logs:read --scope logs:write --expires 2999-01-01T00:00:00Z").unwrap();
         assert_eq!(
-            command,
-            Command::Create {
+            keys("keys create --tenant acme --scope logs:read --scope logs:write --expires 2999-01-01T00:00:00Z"),
+            KeysCommand::Create {
                 tenant: Tenant::parse("acme").unwrap(),
-                scopes: Scopes::all(),
+                scopes: vec![Scope::Read, Scope::Write],
                 expires_at: time::parse_rfc3339("2999-01-01T00:00:00Z"),
             }
         );
-        let Command::Create {
+        let KeysCommand::Create {
             expires_at, scopes, ..
-        } = parse("keys create --scope logs:read --tenant t").unwrap()
+        } = keys("keys create --scope logs:read --tenant t")
         else {
             panic!()
         };
         assert_eq!(
-            (expires_at, scopes),
+            (expires_at, Scopes::from_iter(scopes)),
             (None, Scopes::parse(["logs:read"]).unwrap())
         );
+        let KeysCommand::Create { scopes, .. } =
+            keys("keys create --tenant t --scope logs:write --scope logs:read --scope logs:write")
+        else {
+            panic!()
+        };
+        assert_eq!(Scopes::from_iter(scopes), Scopes::all());
     }
 
     #[test]
     fn bad_input_is_refused_with_a_reason() {
-        for line in [
-            "keys create --tenant acme",
-            "keys create --scope logs:read",
-            "keys create --tenant acme --scope logs:admin",
-            "keys create --tenant acme --scope logs:read --expires tomorrow",
-            "keys create --tenant acme --scope logs:read --expires 2001-01-01T00:00:00Z",
-            "keys create --tenant a#b --scope logs:read",
-            "keys create --tenant acme --tenant other --scope logs:read",
-            "keys create --tenant acme --scope",
-            "keys list",
-            "keys list --tenant acme --colour red",
-            "keys revoke not-an-id",
-            "keys revoke",
-            "keys rotate",
+        use ErrorKind::*;
+        for (line, kind, reason) in [
+            ("keys create --tenant acme", MissingRequiredArgument, "--scope"),
+            ("keys create --scope logs:read", MissingRequiredArgument, "--tenant"),
+            (
+                "keys create --tenant acme --scope logs:admin",
+                InvalidValue,
+                "possible values: logs:read, logs:write",
+            ),
+            (
+                "keys create --tenant acme --scope logs:read --expires tomorrow",
+                ValueValidation,
+                "\"tomorrow\" is not an RFC 3339 time",
+            ),
+            (
+                "keys create --tenant acme --scope logs:read --expires 2001-01-01T00:00:00Z",
+                ValueValidation,
+                "2001-01-01T00:00:00Z is in the past",
+            ),
+            (
+                "keys create --tenant a#b --scope logs:read",
+                ValueValidation,
+                "invalid tenant \"a#b\"",
+            ),
+            (
+                "keys create --tenant acme --tenant other --scope logs:read",
+                ArgumentConflict,
+                "cannot be used multiple times",
+            ),
+            (
+                "keys create --tenant acme --scope logs:read --expires 2999-01-01T00:00:00Z --expires 2998-01-01T00:00:00Z",
+                ArgumentConflict,
+                "cannot be used multiple times",
+            ),
+            ("keys create --tenant acme --scope", InvalidValue, "--scope <SCOPE>"),
+            ("keys list", MissingRequiredArgument, "--tenant"),
+            ("keys list --tenant acme --colour red", UnknownArgument, "--colour"),
+            (
+                "keys revoke not-an-id",
+                ValueValidation,
+                "\"not-an-id\" is not a key id (16 characters",
+            ),
+            ("keys revoke", MissingRequiredArgument, "<KEY_ID>"),
+            ("keys revoke 0123456789abcdef 0123456789abcdeg", UnknownArgument, "0123456789abcdeg"),
+            ("keys rotate", InvalidSubcommand, "rotate"),
+            ("keys", DisplayHelpOnMissingArgumentOrSubcommand, "Usage:"),
+            ("tenants list", InvalidSubcommand, "tenants"),
         ] {
-            assert!(parse(line).is_err(), "{line}");
+            let error = parse(line).expect_err(line);
+            assert_eq!(error.kind(), kind, "{line}: {error}");
+            let text = error.to_string();
+            assert!(text.contains(reason), "{line}: {text:?} lacks {reason:?}");
+            assert_eq!(error.exit_code(), 2, "{line}");
         }
     }
 
     #[test]
     fn list_revoke_and_help_parse() {
         assert_eq!(
-            parse("keys list --tenant acme").unwrap(),
-            Command::List {
+            keys("keys list --tenant acme"),
+            KeysCommand::List {
                 tenant: Tenant::parse("acme").unwrap()
             }
         );
         assert_eq!(
-            parse("keys revoke 0123456789abcdef").unwrap(),
-            Command::Revoke {
+            keys("keys revoke 0123456789abcdef"),
+            KeysCommand::Revoke {
                 id: KeyId::parse("0123456789abcdef").unwrap()
             }
         );
-        assert_eq!(parse("").unwrap(), Command::Help);
-        assert_eq!(parse("--help").unwrap(), Command::Help);
+        assert_eq!(parse("").unwrap(), Cli { command: None });
+    }
+
+    #[test]
+    fn every_command_has_help() {
+        for (line, says) in [
+            ("--help", "Create, list and revoke API keys"),
+            ("-h", "Create, list and revoke API keys"),
+            ("help", "Create, list and revoke API keys"),
+            ("keys --help", "Create a key for a tenant"),
+            ("help keys", "Create a key for a tenant"),
+            (
+                "keys create --help",
+                "Only the hash of the secret is stored",
+            ),
+            ("keys create -h", "What the key may do"),
+            ("help keys create", "Only the hash of the secret is stored"),
+            ("keys list --help", "The tenant whose keys to list"),
+            ("keys revoke --help", "16 characters, as `keys list` shows"),
+        ] {
+            let help = parse(line).expect_err(line);
+            assert_eq!(help.kind(), ErrorKind::DisplayHelp, "{line}: {help}");
+            assert_eq!(help.exit_code(), 0, "{line}");
+            let text = help.to_string();
+            assert!(text.contains(says), "{line}: {text:?} lacks {says:?}");
+        }
+    }
+
+    #[test]
+    fn the_help_says_where_the_configuration_comes_from() {
+        for line in ["--help", "-h"] {
+            let text = parse(line).expect_err(line).to_string();
+            for name in ["AUDIT_TABLE", "AWS_ENDPOINT_URL", "AWS SDK"] {
+                assert!(text.contains(name), "{line}: {text:?} lacks {name}");
+            }
+        }
+        let text = Cli::command().render_long_help().to_string();
+        assert!(text.contains("AUDIT_TABLE"), "{text}");
     }
 }

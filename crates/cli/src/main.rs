@@ -7,20 +7,27 @@ mod args;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use args::{Command, USAGE};
+use args::{Cli, Command, KeysCommand};
 use audit_aws::{sdk_config, Config, DynamoKeys};
-use audit_domain::auth::{self, KeyInfo};
+use audit_domain::auth::{self, KeyInfo, Scopes};
 use audit_domain::time;
+use clap::{CommandFactory as _, Parser as _};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let command = match Command::parse(&args) {
-        Ok(command) => command,
-        Err(reason) => {
-            eprintln!("audit-log: {reason}\n\n{USAGE}");
-            return ExitCode::from(2);
+    // A usage error prints clap's message and exits 2; --help and --version print and exit 0.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // Printing fails only if stdout or stderr is closed; the exit code still tells.
+            let _ = error.print();
+            return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2));
         }
+    };
+    let Some(command) = cli.command else {
+        // No command: the help, as `help` prints it, and success (as before clap).
+        let _ = Cli::command().print_long_help();
+        return ExitCode::SUCCESS;
     };
     match run(command).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -32,12 +39,14 @@ async fn main() -> ExitCode {
 }
 
 async fn run(command: Command) -> anyhow::Result<()> {
-    if command == Command::Help {
-        println!("{USAGE}");
-        return Ok(());
-    }
     let config = Config::from_env()?;
-    let keys = DynamoKeys::from_sdk(&sdk_config().await, &config.table);
+    match command {
+        Command::Keys { command } => keys(command, &config).await,
+    }
+}
+
+async fn keys(command: KeysCommand, config: &Config) -> anyhow::Result<()> {
+    let keys = DynamoKeys::from_sdk(&sdk_config(&config.sdk).await, &config.table);
     let context = || {
         format!(
             "table {} (is AUDIT_TABLE right, and does the table exist?)",
@@ -45,18 +54,19 @@ async fn run(command: Command) -> anyhow::Result<()> {
         )
     };
     match command {
-        Command::Create {
+        KeysCommand::Create {
             tenant,
             scopes,
             expires_at,
         } => {
+            let scopes = Scopes::from_iter(scopes);
             let (key, record) = auth::issue(tenant, scopes, expires_at, time::now());
             keys.create(&record).await.with_context(context)?;
             println!("key:     {}", key.expose());
             println!("         (shown once: store it now; only its hash is kept)");
             print_info(&record.info);
         }
-        Command::List { tenant } => {
+        KeysCommand::List { tenant } => {
             let listed = keys.list(&tenant).await.with_context(context)?;
             if listed.is_empty() {
                 println!("no keys for tenant {}", tenant.as_str());
@@ -68,7 +78,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 print_info(info);
             }
         }
-        Command::Revoke { id } => {
+        KeysCommand::Revoke { id } => {
             match keys.revoke(&id, time::now()).await.with_context(context)? {
                 Some(info) => {
                     println!("revoked; every instance refuses it within the key cache lifetime (30 s by default)");
@@ -77,7 +87,6 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 None => anyhow::bail!("no key has the id {id}"),
             }
         }
-        Command::Help => unreachable!("answered above"),
     }
     Ok(())
 }

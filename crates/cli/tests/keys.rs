@@ -3,11 +3,11 @@
 
 use std::process::{Command, Output};
 
-use audit_aws::infra::{self, InfraSpec, ResourceNames};
 use audit_aws::DynamoKeys;
 use audit_domain::auth::{ApiKey, AuthMode, AuthPolicy, Scope, Verifier};
+use audit_infra::{self as infra, InfraSpec, ResourceNames};
 
-use audit_aws::emulator_endpoint as endpoint;
+use audit_infra::emulator_endpoint as endpoint;
 
 fn cli(table: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_audit-log"))
@@ -29,7 +29,7 @@ fn stdout(output: &Output) -> String {
 
 #[tokio::test]
 async fn keys_are_created_listed_and_revoked() {
-    let sdk = audit_aws::emulator_sdk_config(&endpoint()).await;
+    let sdk = audit_infra::emulator_sdk_config(&endpoint()).await;
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let names = ResourceNames::unique("cli");

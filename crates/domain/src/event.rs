@@ -8,14 +8,15 @@ use crate::fields::FieldErrors;
 use crate::id::EventId;
 use crate::time;
 
-/// Who owns an event. Every key carries it, so that adding API keys later needs no migration.
+/// Who owns an event: the tenant of the API key that wrote it. Every key of the table carries it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 // Serialised as the inner string (a newtype); read back through `parse`.
 #[serde(try_from = "String")]
 pub struct Tenant(String);
 
 impl Tenant {
-    /// Until authentication exists every event belongs to this tenant.
+    /// The tenant a keyless request acts for under `AUDIT_AUTH=optional`, unless
+    /// `AUDIT_ANONYMOUS_TENANT` names another.
     pub const DEFAULT: &'static str = "default";
 
     /// 1 to 64 characters of `[A-Za-z0-9_.-]`: never `#`, the key separator.

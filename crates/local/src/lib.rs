@@ -12,11 +12,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use audit_aws::index::DynamoReader;
-use audit_aws::infra::{self, InfraSpec, ResourceNames};
+use audit_aws::DynamoReader;
 use audit_aws::{Config, DynamoKeys, DynamoStore, SqsQueue};
 use audit_domain::auth::Verifier;
 use audit_drain::Drain;
+use audit_infra::{self as infra, InfraSpec, ResourceNames};
 use audit_read::ReadHandler;
 use audit_write::WriteHandler;
 use hyper::server::conn::http1;

@@ -13,7 +13,6 @@ const DEFAULT_LISTEN: &str = "127.0.0.1:3050";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    audit_api::init_tracing();
     let listen: SocketAddr = std::env::var("AUDIT_LISTEN")
         .unwrap_or_else(|_| DEFAULT_LISTEN.to_owned())
         .parse()
@@ -26,7 +25,8 @@ async fn main() -> anyhow::Result<()> {
         .context("AUDIT_LOCAL_VISIBILITY_TIMEOUT must be a number of seconds")?
         .or(Some(5));
     let config = Config::from_env()?;
-    let sdk = sdk_config().await;
+    audit_telemetry::init_tracing(config.log_format);
+    let sdk = sdk_config(&config.sdk).await;
     if std::env::args().nth(1).as_deref() == Some("bootstrap") {
         // Only create the resources (for `make watch`, where cargo lambda runs the functions).
         let created = audit_local::bootstrap(

@@ -13,8 +13,10 @@ use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeN
 use aws_sdk_sqs::Client;
 use tokio::sync::watch;
 
-/// The drain's timeout in the template: the time one batch may take before it counts as failed.
-const INVOCATION_BUDGET: Duration = Duration::from_secs(25);
+/// The drain's timeout in the template (30 s), less the margin the drain keeps to answer, as the
+/// Lambda's own deadline would give it: the time one batch may take before it counts as failed.
+const INVOCATION_BUDGET: Duration =
+    Duration::from_secs(30).saturating_sub(audit_drain::ANSWER_MARGIN);
 /// Messages per receive call: SQS's maximum.
 const RECEIVE_MAX: i32 = 10;
 

@@ -32,7 +32,7 @@ use std::collections::BTreeMap;
 use audit_domain::counters::{
     deltas, plan, Applied, Change, CounterStore, EventImage, SequenceNumber, ShardId,
 };
-use audit_domain::keys::EventRecord as StoredEvent;
+use audit_domain::layout::EventRecord as StoredEvent;
 use audit_domain::ports::StoreError;
 use aws_lambda_events::event::dynamodb::{EventRecord, TimeWindowEventResponse};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};

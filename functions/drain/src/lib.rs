@@ -2,30 +2,31 @@
 //! failed so that one bad message never holds back the rest. Redelivery is harmless: every item's
 //! key depends only on the event id, so a second put overwrites the first.
 
-mod retry;
-
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use audit_api::metrics::{self, Unit};
+use audit_domain::backoff::Backoff;
 use audit_domain::envelope;
-use audit_domain::keys::{CatalogueRecord, EventRecord};
+use audit_domain::layout::{CatalogueRecord, EventRecord};
 use audit_domain::ports::{EventStore, Record};
+use audit_telemetry::metrics::{self, Unit};
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use futures::stream::{self, StreamExt};
 
-pub use retry::RetryPolicy;
+/// How many `BatchWriteItem` calls run at once. A batch of the template's 100 messages holds a few
+/// hundred items, so tens of chunks of 25; four in flight keeps one invocation well under a
+/// partition's write limit.
+const CONCURRENCY: usize = 4;
 
-/// How many `BatchWriteItem` calls run at once. Ten messages of up to a hundred events make at most
-/// forty chunks; four in flight keeps one invocation well under a partition's write limit.
-pub const DEFAULT_CONCURRENCY: usize = 4;
+/// Time kept back from the invocation deadline to answer with the failed message ids.
+pub const ANSWER_MARGIN: Duration = Duration::from_millis(1500);
 
 /// The drain, generic over the store so that tests can inject faults.
 pub struct Drain<S> {
     store: S,
     shards: u32,
-    retry: RetryPolicy,
+    retry: Backoff,
     /// Catalogue entries already written by this process: a name costs one write per cold start,
     /// not one per event.
     names_written: Mutex<HashSet<(String, String)>>,
@@ -55,19 +56,14 @@ impl<S: EventStore> Drain<S> {
         Self {
             store,
             shards,
-            retry: RetryPolicy::default(),
+            retry: Backoff::default(),
             names_written: Mutex::new(HashSet::new()),
         }
     }
 
-    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+    pub fn with_retry(mut self, retry: Backoff) -> Self {
         self.retry = retry;
         self
-    }
-
-    /// The store the drain writes to (benchmarks read counters off it).
-    pub fn store(&self) -> &S {
-        &self.store
     }
 
     /// Handles one batch. `deadline` is when the invocation must have answered; retries stop
@@ -144,7 +140,7 @@ impl<S: EventStore> Drain<S> {
                 let outcome = self.write_chunk(records, deadline).await;
                 (chunk, outcome)
             })
-            .buffer_unordered(DEFAULT_CONCURRENCY)
+            .buffer_unordered(CONCURRENCY)
             .collect()
             .await;
 
@@ -211,17 +207,17 @@ impl<S: EventStore> Drain<S> {
     async fn write_chunk(&self, records: Vec<Record>, deadline: Instant) -> ChunkOutcome {
         let mut outcome = ChunkOutcome::default();
         let mut todo = records;
-        let mut attempt = 0u32;
+        let mut retries = self.retry.until(deadline);
         while !todo.is_empty() {
             match self.store.write(todo.clone()).await {
                 Ok(unprocessed) => todo = unprocessed,
                 Err(error) if error.is_retryable() => {
-                    tracing::warn!(error = %audit_api::error_chain(&error), items = todo.len(), "store write failed, will retry");
+                    tracing::warn!(error = %audit_telemetry::error_chain(&error), items = todo.len(), "store write failed, will retry");
                 }
                 Err(error) if todo.len() > 1 => {
                     // One bad item makes DynamoDB refuse the whole request: write them one by one
                     // so that only the bad one fails.
-                    tracing::warn!(error = %audit_api::error_chain(&error), "batch refused, isolating items");
+                    tracing::warn!(error = %audit_telemetry::error_chain(&error), "batch refused, isolating items");
                     for record in std::mem::take(&mut todo) {
                         let single = Box::pin(self.write_chunk(vec![record], deadline)).await;
                         outcome.retries += single.retries;
@@ -230,23 +226,21 @@ impl<S: EventStore> Drain<S> {
                     return outcome;
                 }
                 Err(error) => {
-                    tracing::error!(error = %audit_api::error_chain(&error), "item refused by the store");
+                    tracing::error!(error = %audit_telemetry::error_chain(&error), "item refused by the store");
                     break;
                 }
             }
             if todo.is_empty() {
                 break;
             }
-            let delay = self.retry.delay(attempt);
-            if Instant::now() + delay >= deadline {
+            let Some(delay) = retries.next_delay() else {
                 tracing::warn!(
                     items = todo.len(),
                     "deadline reached, leaving items to redelivery"
                 );
                 break;
-            }
+            };
             tokio::time::sleep(delay).await;
-            attempt += 1;
             outcome.retries += 1;
         }
         outcome.unwritten.extend(todo.iter().map(|r| {

@@ -3,18 +3,15 @@
 use std::time::Duration;
 
 use audit_aws::{sdk_config, Config, DynamoStore};
-use audit_drain::{deadline_from_epoch_ms, Drain};
+use audit_drain::{deadline_from_epoch_ms, Drain, ANSWER_MARGIN};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
-/// Time kept back from the invocation deadline to answer with the failed message ids.
-const ANSWER_MARGIN: Duration = Duration::from_millis(1500);
-
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    audit_api::init_tracing();
     let config = Config::from_env()?;
-    let store = DynamoStore::from_sdk(&sdk_config().await, &config.table);
+    audit_telemetry::init_tracing(config.log_format);
+    let store = DynamoStore::from_sdk(&sdk_config(&config.sdk).await, &config.table);
     let drain = Drain::new(store, config.shards);
     let drain = &drain;
     run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {

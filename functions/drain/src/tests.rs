@@ -2,60 +2,12 @@
 //! are proven against the emulator in `crates/local/tests`.
 
 use super::*;
-use audit_domain::ports::StoreError;
+use audit_domain::backoff::Backoff;
+use audit_domain::testing::MemoryStore;
 use audit_domain::{time, EventId, NewEvent, Tenant};
 use aws_lambda_events::event::sqs::SqsMessage;
 use serde_json::json;
 use std::sync::atomic::{AtomicUsize, Ordering};
-
-/// Keeps items by key; `refuse` names a key whose every write is rejected, `leave` how many
-/// calls leave their last item unprocessed, `throttle` how many calls fail as throttled.
-#[derive(Default)]
-struct MemoryStore {
-    items: Mutex<HashMap<(String, String), Record>>,
-    calls: AtomicUsize,
-    refuse: Option<String>,
-    leave: AtomicUsize,
-    throttle: AtomicUsize,
-    max_seen: AtomicUsize,
-}
-
-impl EventStore for MemoryStore {
-    async fn write(&self, records: Vec<Record>) -> Result<Vec<Record>, StoreError> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        self.max_seen.fetch_max(records.len(), Ordering::SeqCst);
-        let keys: HashSet<_> = records.iter().map(|r| r.key()).collect();
-        assert_eq!(keys.len(), records.len(), "duplicate keys in one call");
-        if self.throttle.load(Ordering::SeqCst) > 0 {
-            self.throttle.fetch_sub(1, Ordering::SeqCst);
-            return Err(StoreError::Unavailable {
-                message: "throttled".into(),
-                source: None,
-            });
-        }
-        if let Some(bad) = &self.refuse {
-            if records.iter().any(|r| r.key().0 == bad) {
-                return Err(StoreError::Rejected {
-                    message: "item too large".into(),
-                    source: None,
-                });
-            }
-        }
-        let mut records = records;
-        let left = if self.leave.load(Ordering::SeqCst) > 0 && records.len() > 1 {
-            self.leave.fetch_sub(1, Ordering::SeqCst);
-            vec![records.pop().unwrap()]
-        } else {
-            Vec::new()
-        };
-        let mut items = self.items.lock().unwrap();
-        for r in records {
-            let (pk, sk) = r.key();
-            items.insert((pk.to_owned(), sk.to_owned()), r);
-        }
-        Ok(left)
-    }
-}
 
 fn event(name: &str) -> audit_domain::Event {
     let now = time::now();
@@ -81,8 +33,8 @@ fn soon() -> Instant {
     Instant::now() + Duration::from_secs(5)
 }
 
-fn fast() -> RetryPolicy {
-    RetryPolicy {
+fn fast() -> Backoff {
+    Backoff {
         base: Duration::from_millis(1),
         cap: Duration::from_millis(5),
     }
@@ -185,7 +137,7 @@ async fn unprocessed_items_and_throttling_are_retried_until_written() {
 #[tokio::test]
 async fn an_item_the_store_refuses_fails_only_its_message() {
     let bad = event("bad");
-    let refuse = Some(audit_domain::keys::event_pk(&bad.tenant, &bad.id));
+    let refuse = Some(audit_domain::layout::event_pk(&bad.tenant, &bad.id));
     let drain = Drain::new(
         MemoryStore {
             refuse,

@@ -5,14 +5,15 @@
 use std::time::Instant;
 
 use audit_api::auth::authorize;
-use audit_api::metrics::{self, Unit};
 use audit_api::{json_response, route_path, ApiError};
 use audit_aws::Config;
-use audit_domain::auth::{KeyStore, Scope, Verifier};
+use audit_domain::auth::{Scope, Verifier};
 use audit_domain::cursor::CursorKey;
+use audit_domain::ports::{EventLookup, KeyStore, Metered, ReadCost, ReadStore};
 use audit_domain::query::ReadQuery;
-use audit_domain::read::{self, EventReader, ReadContext, ReadCost};
+use audit_domain::read::{self, ReadContext};
 use audit_domain::{EventId, Tenant};
+use audit_telemetry::metrics::{self, Unit};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
@@ -43,7 +44,7 @@ enum Route {
     Log(Option<EventId>),
 }
 
-impl<R: EventReader, K: KeyStore> ReadHandler<R, K> {
+impl<R: ReadStore, K: KeyStore> ReadHandler<R, K> {
     pub fn new(store: R, context: ReadContext, verifier: Verifier<K>) -> Self {
         Self {
             store,
@@ -60,7 +61,7 @@ impl<R: EventReader, K: KeyStore> ReadHandler<R, K> {
     /// Answers and reports what the answer cost the store.
     pub async fn handle_metered(&self, request: Request) -> (Response<Body>, ReadCost) {
         let started = Instant::now();
-        let store = self.store.metered();
+        let store = Metered::new(&self.store);
         let mut tenant = None;
         let response = self
             .route(&store, &request, &mut tenant)
@@ -97,7 +98,7 @@ impl<R: EventReader, K: KeyStore> ReadHandler<R, K> {
     /// check, as API Gateway answers), then serves within the key's tenant, noted in `tenant`.
     async fn route(
         &self,
-        store: &R,
+        store: &Metered<'_, R>,
         request: &Request,
         tenant: &mut Option<Tenant>,
     ) -> Result<Response<Body>, ApiError> {
@@ -127,33 +128,26 @@ impl<R: EventReader, K: KeyStore> ReadHandler<R, K> {
         match route {
             Route::Read => self.read(store, request, &context).await,
             Route::Log(None) => Err(ApiError::NotFound),
-            Route::Log(Some(id)) => match store.get(&context.tenant, &id).await {
-                Ok(Some(event)) => Ok(json_response(
+            Route::Log(Some(id)) => match store.get(&context.tenant, &id).await?.value {
+                Some(event) => Ok(json_response(
                     StatusCode::OK,
                     &json!({ "log": event.view() }),
                 )),
-                Ok(None) => Err(ApiError::NotFound),
-                Err(error) => Err(ApiError::internal(error)),
+                None => Err(ApiError::NotFound),
             },
         }
     }
 
     async fn read(
         &self,
-        store: &R,
+        store: &Metered<'_, R>,
         request: &Request,
         context: &ReadContext,
     ) -> Result<Response<Body>, ApiError> {
         let params = request.query_string_parameters();
         // A cursor names its tenant; one made for another tenant is refused here as invalid.
-        let query = ReadQuery::parse(params.iter(), &context.tenant, &context.cursor_key)
-            .map_err(ApiError::Invalid)?;
-        let page = read::read(store, context, &query)
-            .await
-            .map_err(|error| match error {
-                read::ReadError::TooBroad(errors) => ApiError::Invalid(errors),
-                read::ReadError::Store(error) => ApiError::internal(error),
-            })?;
+        let query = ReadQuery::parse(params.iter(), &context.tenant, &context.cursor_key)?;
+        let page = read::read(store, context, &query).await?;
         Ok(json_response(StatusCode::OK, &page.to_json()))
     }
 }

@@ -1,7 +1,7 @@
 //! The read Lambda: reads its config and builds the DynamoDB client once, then serves API Gateway
 //! requests with the library's handler.
 
-use audit_aws::index::DynamoReader;
+use audit_aws::DynamoReader;
 use audit_aws::{sdk_config, Config, DynamoKeys};
 use audit_domain::auth::Verifier;
 use audit_read::{context, ReadHandler};
@@ -9,9 +9,9 @@ use lambda_http::{run, service_fn, Error, Request};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    audit_api::init_tracing();
     let config = Config::from_env()?;
-    let sdk = sdk_config().await;
+    audit_telemetry::init_tracing(config.log_format);
+    let sdk = sdk_config(&config.sdk).await;
     // One client for events and keys: each client built is more cold-start work.
     let dynamo = audit_aws::endpoint::dynamodb_client(&sdk);
     let store = DynamoReader::new(dynamo.clone(), &config.table);

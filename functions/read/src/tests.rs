@@ -1,10 +1,8 @@
 //! Routing and error shapes, against the in-memory store and a store that always fails.
 
 use super::*;
-use audit_domain::auth::{AuthMode, AuthPolicy, MemoryKeys};
-use audit_domain::ports::StoreError;
-use audit_domain::read::memory::MemoryReader;
-use audit_domain::read::{IndexQuery, KeyPage};
+use audit_domain::auth::{AuthMode, AuthPolicy};
+use audit_domain::testing::{FailingReader, MemoryKeys, MemoryReader};
 use audit_domain::{time, Event, NewEvent, Tenant};
 use lambda_http::http::header;
 use serde_json::Value;
@@ -42,7 +40,7 @@ fn request(method: Method, path: &str, query: &[(&str, &str)]) -> Request {
         .with_query_string_parameters(params)
 }
 
-async fn call<R: EventReader, K: KeyStore>(
+async fn call<R: ReadStore, K: KeyStore>(
     handler: &ReadHandler<R, K>,
     request: Request,
 ) -> (u16, Value) {
@@ -147,43 +145,9 @@ async fn a_trailing_slash_still_routes() {
     assert_eq!(status, 200);
 }
 
-/// A store whose every call fails, as DynamoDB does when throttled.
-struct Failing;
-
-fn unavailable() -> StoreError {
-    StoreError::Unavailable {
-        message: "table arn:aws:dynamodb:secret is throttled".to_owned(),
-        source: None,
-    }
-}
-
-impl EventReader for Failing {
-    async fn query_keys(&self, _: &IndexQuery) -> Result<KeyPage, StoreError> {
-        Err(unavailable())
-    }
-    async fn count(&self, _: &IndexQuery) -> Result<u64, StoreError> {
-        Err(unavailable())
-    }
-    async fn names(&self, _: &Tenant, _: &str) -> Result<Vec<String>, StoreError> {
-        Err(unavailable())
-    }
-    async fn get_many(&self, _: &Tenant, _: &[EventId]) -> Result<Vec<Event>, StoreError> {
-        Err(unavailable())
-    }
-    async fn get(&self, _: &Tenant, _: &EventId) -> Result<Option<Event>, StoreError> {
-        Err(unavailable())
-    }
-    fn metered(&self) -> Self {
-        Failing
-    }
-    fn cost(&self) -> ReadCost {
-        ReadCost::default()
-    }
-}
-
 #[tokio::test]
 async fn store_failures_answer_the_generic_500() {
-    let h = ReadHandler::new(Failing, ctx(), verifier());
+    let h = ReadHandler::new(FailingReader, ctx(), verifier());
     let expected = (
         500,
         json!({"error": "the server encountered a problem and could not process your request"}),

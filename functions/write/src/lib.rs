@@ -3,13 +3,12 @@
 //! reads only an API key record, and only when its cache misses.
 
 use audit_api::auth::authorize;
-use audit_api::metrics::{self, Unit};
 use audit_api::{json_body, json_response, route_path, ApiError};
-use audit_domain::auth::{KeyStore, Scope, Verifier};
-use audit_domain::event::InputError;
+use audit_domain::auth::{Scope, Verifier};
 use audit_domain::id::IdempotencyKey;
-use audit_domain::ports::EventQueue;
+use audit_domain::ports::{EventQueue, KeyStore};
 use audit_domain::{time, Event, EventId, NewEvent};
+use audit_telemetry::metrics::{self, Unit};
 use lambda_http::http::{header, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
@@ -64,11 +63,7 @@ impl<Q: EventQueue, K: KeyStore> WriteHandler<Q, K> {
             NewEvent::batch_from_json(&body, now, MAX_BATCH)
         } else {
             NewEvent::from_json(&body, now).map(|e| vec![e])
-        }
-        .map_err(|e| match e {
-            InputError::Malformed(message) => ApiError::BadRequest(message),
-            InputError::Invalid(errors) => ApiError::Invalid(errors),
-        })?;
+        }?;
 
         let events: Vec<Event> = inputs
             .into_iter()
@@ -82,10 +77,7 @@ impl<Q: EventQueue, K: KeyStore> WriteHandler<Q, K> {
             })
             .collect();
 
-        self.queue
-            .enqueue(&events)
-            .await
-            .map_err(ApiError::internal)?;
+        self.queue.enqueue(&events).await?;
         tracing::info!(
             tenant = tenant.as_str(),
             accepted = events.len(),
@@ -127,3 +119,6 @@ fn idempotency_key(request: &Request) -> Result<Option<IdempotencyKey>, ApiError
         .map(Some)
         .map_err(|reason| ApiError::BadRequest(format!("Idempotency-Key header {reason}")))
 }
+
+#[cfg(test)]
+mod tests;

@@ -7,9 +7,9 @@ use lambda_http::{run, service_fn, Error, Request};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    audit_api::init_tracing();
     let config = Config::from_env()?;
-    let sdk = sdk_config().await;
+    audit_telemetry::init_tracing(config.log_format);
+    let sdk = sdk_config(&config.sdk).await;
     let queue = SqsQueue::from_sdk(&sdk, &config.queue_url);
     let keys = DynamoKeys::from_sdk(&sdk, &config.table);
     let verifier = Verifier::new(keys, config.auth_policy());

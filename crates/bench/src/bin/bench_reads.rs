@@ -7,12 +7,13 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use audit_aws::index::DynamoReader;
-use audit_aws::infra::{self, InfraSpec, ResourceNames};
 use audit_aws::Config;
+use audit_aws::DynamoReader;
 use audit_bench::{events, items_of, put_items, sdk, size};
-use audit_domain::auth::{AuthMode, AuthPolicy, MemoryKeys, Verifier};
-use audit_domain::read::ReadCost;
+use audit_domain::auth::{AuthMode, AuthPolicy, Verifier};
+use audit_domain::ports::ReadCost;
+use audit_domain::testing::MemoryKeys;
+use audit_infra::{self as infra, InfraSpec, ResourceNames};
 use audit_read::{context, ReadHandler};
 use lambda_http::{Body, Request, RequestExt};
 use serde_json::Value;
@@ -102,7 +103,7 @@ async fn measure(handler: &ReadHandler<DynamoReader, MemoryKeys>, size: usize) {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    audit_api::init_tracing();
+    audit_telemetry::init_tracing(audit_aws::Config::from_env()?.log_format);
     let mut args = std::env::args().skip(1);
     let small: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(1000);
     let large: usize = args

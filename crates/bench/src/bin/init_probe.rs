@@ -13,11 +13,11 @@ async fn main() {
         last = now;
     };
     step("runtime started");
-    audit_api::init_tracing();
-    step("init_tracing");
     let config = audit_aws::Config::from_env().expect("config");
     step("Config::from_env");
-    let sdk = audit_aws::sdk_config().await;
+    audit_telemetry::init_tracing(config.log_format);
+    step("init_tracing");
+    let sdk = audit_aws::sdk_config(&config.sdk).await;
     step("sdk_config");
     let _queue = audit_aws::SqsQueue::from_sdk(&sdk, &config.queue_url);
     step("SQS client");

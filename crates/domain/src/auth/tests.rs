@@ -2,6 +2,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
+use crate::testing::MemoryKeys;
 use crate::time;
 
 fn now() -> DateTime<Utc> {

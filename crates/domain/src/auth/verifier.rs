@@ -7,7 +7,6 @@
 //! 5 s rather than one per request, while a key created a moment ago works within seconds.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,15 +14,7 @@ use chrono::{DateTime, Utc};
 
 use super::{ApiKey, KeyId, KeyRecord, Principal, Scope, Scopes};
 use crate::event::Tenant;
-use crate::ports::StoreError;
-
-/// Where key records are found. Implemented on DynamoDB (`GetItem`) and in memory for tests.
-pub trait KeyStore: Send + Sync {
-    fn find(
-        &self,
-        id: &KeyId,
-    ) -> impl Future<Output = Result<Option<KeyRecord>, StoreError>> + Send;
-}
+use crate::ports::{KeyStore, StoreError};
 
 /// Whether a request without any key is served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -219,46 +210,5 @@ fn unauthenticated(key_id: Option<&KeyId>, reason: &'static str) -> AuthError {
     AuthError::Unauthenticated {
         key_id: key_id.cloned(),
         reason,
-    }
-}
-
-/// Keys in memory, for tests: counts lookups so that caching can be checked.
-#[derive(Default)]
-pub struct MemoryKeys {
-    records: Mutex<HashMap<KeyId, KeyRecord>>,
-    lookups: std::sync::atomic::AtomicUsize,
-}
-
-impl MemoryKeys {
-    pub fn insert(&self, record: KeyRecord) {
-        let mut records = self.records.lock().unwrap();
-        records.insert(record.info.key_id.clone(), record);
-    }
-
-    pub fn revoke(&self, id: &KeyId, at: DateTime<Utc>) {
-        if let Some(r) = self.records.lock().unwrap().get_mut(id) {
-            r.info.revoked_at = Some(at);
-        }
-    }
-
-    pub fn lookups(&self) -> usize {
-        self.lookups.load(std::sync::atomic::Ordering::SeqCst)
-    }
-}
-
-impl KeyStore for MemoryKeys {
-    async fn find(&self, id: &KeyId) -> Result<Option<KeyRecord>, StoreError> {
-        self.lookups
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        Ok(self.records.lock().unwrap().get(id).cloned())
-    }
-}
-
-impl<K: KeyStore> KeyStore for Arc<K> {
-    fn find(
-        &self,
-        id: &KeyId,
-    ) -> impl Future<Output = Result<Option<KeyRecord>, StoreError>> + Send {
-        (**self).find(id)
     }
 }

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::layout::{Bucket, CounterKey, Dimension};
 use crate::event::Tenant;
-use crate::keys::{EventRecord, EVENT_SK};
+use crate::layout::{EventRecord, EVENT_SK};
 use crate::time;
 
 /// What the counts need of an event item: whose it is, its name, and when it was created.

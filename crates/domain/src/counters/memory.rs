@@ -29,10 +29,7 @@ pub struct MemoryCounters {
 }
 
 fn unavailable(message: &str) -> StoreError {
-    StoreError::Unavailable {
-        message: message.to_owned(),
-        source: None,
-    }
+    StoreError::unavailable("memory TransactWriteItems", message.to_owned())
 }
 
 impl MemoryCounters {
@@ -107,10 +104,10 @@ impl CounterStore for MemoryCounters {
             return Err(unavailable("injected failure before the write"));
         }
         if chunk.counters.len() > MAX_COUNTERS {
-            return Err(StoreError::Rejected {
-                message: format!("{} counters in one transaction", chunk.counters.len()),
-                source: None,
-            });
+            return Err(StoreError::rejected(
+                "memory TransactWriteItems",
+                format!("{} counters in one transaction", chunk.counters.len()),
+            ));
         }
         {
             let mut state = self.state.lock().unwrap();

@@ -10,11 +10,11 @@ use std::future::Future;
 use futures::future::try_join_all;
 
 use crate::fields::FieldErrors;
-use crate::keys;
+use crate::layout;
 use crate::ports::StoreError;
+use crate::ports::{Index, IndexQuery, IndexReader, KeyEntry, KeyPage, KeyRange};
 use crate::query::{Direction, ReadQuery};
 use crate::read::plan::{after, filter_range, in_direction, Plan};
-use crate::read::port::{EventReader, Index, IndexQuery, KeyEntry, KeyPage, KeyRange};
 use crate::read::ReadError;
 
 /// The most of one customer's events that `customer_id` with `sort=event_name` sorts in memory.
@@ -57,18 +57,18 @@ where
     Ok(results)
 }
 
-async fn query_one<R: EventReader>(store: &R, query: &IndexQuery) -> Result<KeyPage, StoreError> {
+async fn query_one<R: IndexReader>(store: &R, query: &IndexQuery) -> Result<KeyPage, StoreError> {
     if query.range.is_empty() || query.limit == Some(0) {
         return Ok(KeyPage::default());
     }
-    store.query_keys(query).await
+    Ok(store.query_keys(query).await?.value)
 }
 
-async fn count_one<R: EventReader>(store: &R, query: &IndexQuery) -> Result<u64, StoreError> {
+async fn count_one<R: IndexReader>(store: &R, query: &IndexQuery) -> Result<u64, StoreError> {
     if query.range.is_empty() {
         return Ok(0);
     }
-    store.count(query).await
+    Ok(store.count(query).await?.value)
 }
 
 fn partition_queries(
@@ -97,7 +97,7 @@ fn name_queries(plan: &Plan, range: &KeyRange) -> Vec<IndexQuery> {
         Plan::Names { tenant, names } => {
             let partitions: Vec<String> = names
                 .iter()
-                .map(|n| keys::name_partition(tenant, n))
+                .map(|n| layout::name_partition(tenant, n))
                 .collect();
             partition_queries(
                 Index::ByName,
@@ -113,7 +113,7 @@ fn name_queries(plan: &Plan, range: &KeyRange) -> Vec<IndexQuery> {
 }
 
 /// Reads the page's entries. `CustomerByName` also yields its total, which it gets for free.
-pub(crate) async fn window<R: EventReader>(
+pub(crate) async fn window<R: IndexReader>(
     store: &R,
     plan: &Plan,
     query: &ReadQuery,
@@ -163,7 +163,7 @@ pub(crate) async fn window<R: EventReader>(
                 };
                 let q = IndexQuery {
                     index: Index::ByName,
-                    partition: keys::name_partition(tenant, name),
+                    partition: layout::name_partition(tenant, name),
                     range,
                     direction,
                     limit: Some(need - entries.len()),
@@ -218,7 +218,7 @@ pub(crate) async fn window<R: EventReader>(
 }
 
 /// Every entry the filters match, summed over the plan's partitions with `Select=COUNT`.
-pub(crate) async fn total<R: EventReader>(
+pub(crate) async fn total<R: IndexReader>(
     store: &R,
     plan: &Plan,
     query: &ReadQuery,

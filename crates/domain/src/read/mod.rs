@@ -6,10 +6,6 @@
 
 mod merge;
 mod plan;
-pub mod port;
-
-#[cfg(any(test, feature = "testing"))]
-pub mod memory;
 #[cfg(test)]
 mod tests;
 
@@ -21,12 +17,11 @@ use crate::cursor::{Cursor, CursorKey, Position};
 use crate::event::{Event, Tenant};
 use crate::fields::FieldErrors;
 use crate::id::EventId;
-use crate::keys;
-use crate::ports::StoreError;
+use crate::layout;
+use crate::ports::{ReadStore, StoreError};
 use crate::query::{ReadQuery, SortKey};
 
 pub use merge::CUSTOMER_NAME_SORT_LIMIT;
-pub use port::{CostMeter, EventReader, Index, IndexQuery, KeyEntry, KeyPage, KeyRange, ReadCost};
 
 /// What every read of one deployment shares.
 #[derive(Debug, Clone)]
@@ -80,7 +75,7 @@ pub enum ReadError {
 }
 
 /// Reads the page `query` asks for.
-pub async fn read<R: EventReader>(
+pub async fn read<R: ReadStore>(
     store: &R,
     ctx: &ReadContext,
     query: &ReadQuery,
@@ -95,12 +90,12 @@ pub async fn read<R: EventReader>(
     let ids: Vec<EventId> = window
         .entries
         .iter()
-        .filter_map(|e| keys::id_of_ts(&e.ts))
+        .filter_map(|e| layout::id_of_ts(&e.ts))
         .collect();
     let mut found: HashMap<EventId, Event> = if ids.is_empty() {
         HashMap::new()
     } else {
-        let events = store.get_many(&ctx.tenant, &ids).await?;
+        let events = store.get_many(&ctx.tenant, &ids).await?.value;
         events.into_iter().map(|e| (e.id.clone(), e)).collect()
     };
     // An index entry can outlive its item briefly (TTL deletion, index lag): such an entry is skipped.

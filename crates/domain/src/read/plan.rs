@@ -8,10 +8,10 @@
 use std::cmp::Ordering;
 
 use crate::event::Tenant;
-use crate::keys;
+use crate::layout;
 use crate::ports::StoreError;
+use crate::ports::{Index, KeyRange, NameCatalogue};
 use crate::query::{Direction, Filters, ReadQuery, SortKey};
-use crate::read::port::{EventReader, Index, KeyRange};
 use crate::time;
 
 /// How a query is answered.
@@ -38,7 +38,7 @@ pub(crate) enum Plan {
 
 impl Plan {
     /// Chooses the plan; reads the name catalogue when the plan depends on it.
-    pub(crate) async fn choose<R: EventReader>(
+    pub(crate) async fn choose<R: NameCatalogue>(
         store: &R,
         tenant: &Tenant,
         shards: u32,
@@ -46,7 +46,7 @@ impl Plan {
     ) -> Result<Plan, StoreError> {
         let prefix = query.filters.name_prefix.clone();
         if let Some(customer) = query.filters.customer_id {
-            let partition = keys::customer_partition(tenant, customer);
+            let partition = layout::customer_partition(tenant, customer);
             return Ok(match query.sort.key {
                 SortKey::CreatedAt => Plan::Merge {
                     index: Index::ByCustomer,
@@ -63,12 +63,15 @@ impl Plan {
             return Ok(Plan::Merge {
                 index: Index::ByTime,
                 partitions: (0..shards.max(1))
-                    .map(|s| keys::time_partition(tenant, s))
+                    .map(|s| layout::time_partition(tenant, s))
                     .collect(),
                 name_prefix: None,
             });
         }
-        let mut names = store.names(tenant, prefix.as_deref().unwrap_or("")).await?;
+        let mut names = store
+            .names(tenant, prefix.as_deref().unwrap_or(""))
+            .await?
+            .value;
         if names.is_empty() {
             return Ok(Plan::Empty);
         }
@@ -77,7 +80,7 @@ impl Plan {
                 index: Index::ByName,
                 partitions: names
                     .iter()
-                    .map(|n| keys::name_partition(tenant, n))
+                    .map(|n| layout::name_partition(tenant, n))
                     .collect(),
                 name_prefix: None,
             },

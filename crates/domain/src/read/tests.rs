@@ -5,10 +5,11 @@
 use chrono::{DateTime, Duration, Utc};
 use proptest::prelude::*;
 
-use super::memory::MemoryReader;
 use super::*;
 use crate::event::{Description, EventName};
+use crate::ports::Metered;
 use crate::query::{Direction, Filters, Page, PageSize, Sort};
+use crate::testing::MemoryReader;
 use crate::time;
 
 const NAMES: [&str; 7] = [
@@ -180,7 +181,7 @@ proptest! {
         let mut query = ReadQuery { filters: filters.clone(), sort, page_size, page: Page::FIRST, after: None };
         let mut walked = Vec::new();
         for number in 1..=last_page {
-            let metered = store.metered();
+            let metered = Metered::new(&store);
             let page = rt.block_on(read(&metered, &ctx, &query)).unwrap();
             prop_assert_eq!(u64::from(page.current_page), number);
             prop_assert_eq!(page.total_records, expected.len() as u64);
@@ -248,11 +249,12 @@ fn an_unknown_name_prefix_reads_only_the_catalogue() {
         &context(8).cursor_key,
     )
     .unwrap();
+    let metered = Metered::new(&store);
     let page = runtime()
-        .block_on(read(&store, &context(8), &query))
+        .block_on(read(&metered, &context(8), &query))
         .unwrap();
     assert_eq!(page.total_records, 0);
-    assert_eq!(store.cost().requests, 1);
+    assert_eq!(metered.cost().requests, 1);
 }
 
 #[test]
