@@ -4,6 +4,7 @@
 
 pub mod api_keys;
 pub mod config;
+pub mod counters;
 pub mod endpoint;
 mod error;
 pub mod queue;

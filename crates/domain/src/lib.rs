@@ -8,6 +8,7 @@
 
 pub mod auth;
 pub mod backoff;
+pub mod counters;
 pub mod cursor;
 pub mod envelope;
 pub mod event;
