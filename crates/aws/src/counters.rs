@@ -16,7 +16,7 @@ use audit_domain::counters::{
     COUNT_ATTRIBUTE, MAX_COUNTERS, TOTAL_SK,
 };
 use audit_domain::ports::StoreError;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
@@ -69,7 +69,7 @@ impl DynamoCounters {
             .expression_attribute_names("#n", COUNT_ATTRIBUTE)
             .send()
             .await
-            .map_err(store_error)?;
+            .map_err(store_error("DynamoDB GetItem"))?;
         let (sum, items_read) = match output.item {
             Some(item) => (count_of(&item)?, 1),
             None => (0, 0),
@@ -116,7 +116,7 @@ impl DynamoCounters {
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
-                .map_err(store_error)?;
+                .map_err(store_error("DynamoDB Query"))?;
             cost.requests += 1;
             cost.items_read += output.scanned_count.max(0) as u64;
             for item in output.items.unwrap_or_default() {
@@ -158,7 +158,7 @@ impl DynamoCounters {
                     AttributeValue::S(expected.padded().to_owned()),
                 ),
         };
-        update.build().map_err(rejected)
+        update.build().map_err(rejected("DynamoDB Update"))
     }
 }
 
@@ -171,9 +171,11 @@ fn key(pk: &str, sk: &str) -> Item {
 
 fn count_of(item: &Item) -> Result<i64, StoreError> {
     match item.get(COUNT_ATTRIBUTE) {
-        Some(AttributeValue::N(n)) => n.parse().map_err(|_| StoreError::Rejected {
-            message: format!("counter item with a non-integer count {n:?}"),
-            source: None,
+        Some(AttributeValue::N(n)) => n.parse().map_err(|_| {
+            StoreError::rejected(
+                "reading a counter",
+                format!("counter item with a non-integer count {n:?}"),
+            )
         }),
         // An item the transaction created holds `n`; one without is not a counter.
         _ => Ok(0),
@@ -193,7 +195,7 @@ impl CounterStore for DynamoCounters {
             .expression_attribute_names("#s", CHECKPOINT_ATTRIBUTE)
             .send()
             .await
-            .map_err(store_error)?;
+            .map_err(store_error("DynamoDB GetItem"))?;
         match output
             .item
             .as_ref()
@@ -203,17 +205,17 @@ impl CounterStore for DynamoCounters {
             Some(AttributeValue::S(text)) => {
                 SequenceNumber::parse(text)
                     .map(Some)
-                    .ok_or_else(|| StoreError::Rejected {
-                        message: format!(
-                            "checkpoint of shard {shard} is not a sequence number: {text:?}"
-                        ),
-                        source: None,
+                    .ok_or_else(|| {
+                        StoreError::rejected(
+                            "reading a checkpoint",
+                            format!("checkpoint of shard {shard} is not a sequence number: {text:?}"),
+                        )
                     })
             }
-            Some(other) => Err(StoreError::Rejected {
-                message: format!("checkpoint of shard {shard} is not a string: {other:?}"),
-                source: None,
-            }),
+            Some(other) => Err(StoreError::rejected(
+                "reading a checkpoint",
+                format!("checkpoint of shard {shard} is not a string: {other:?}"),
+            )),
         }
     }
 
@@ -224,13 +226,13 @@ impl CounterStore for DynamoCounters {
         chunk: &Chunk,
     ) -> Result<Applied, StoreError> {
         if chunk.counters.len() > MAX_COUNTERS {
-            return Err(StoreError::Rejected {
-                message: format!(
+            return Err(StoreError::rejected(
+                "DynamoDB TransactWriteItems",
+                format!(
                     "{} counters do not fit one transaction with the checkpoint",
                     chunk.counters.len()
                 ),
-                source: None,
-            });
+            ));
         }
         let mut actions = Vec::with_capacity(chunk.counters.len() + 1);
         let checkpoint = self.checkpoint_update(shard, expected, &chunk.last)?;
@@ -243,7 +245,7 @@ impl CounterStore for DynamoCounters {
                 .expression_attribute_names("#n", COUNT_ATTRIBUTE)
                 .expression_attribute_values(":d", AttributeValue::N(delta.to_string()))
                 .build()
-                .map_err(rejected)?;
+                .map_err(rejected("DynamoDB Update"))?;
             actions.push(TransactWriteItem::builder().update(update).build());
         }
         let result = self
@@ -256,11 +258,10 @@ impl CounterStore for DynamoCounters {
             Ok(_) => Ok(Applied::Applied),
             Err(error) => match cancellation(&error) {
                 Cancellation::CheckpointMoved => Ok(Applied::CheckpointMoved),
-                Cancellation::Retryable => Err(StoreError::Unavailable {
-                    message: DisplayErrorContext(&error).to_string(),
-                    source: Some(Box::new(error)),
-                }),
-                Cancellation::Other => Err(store_error(error)),
+                Cancellation::Retryable => {
+                    Err(StoreError::unavailable("DynamoDB TransactWriteItems", error))
+                }
+                Cancellation::Other => Err(store_error("DynamoDB TransactWriteItems")(error)),
             },
         }
     }

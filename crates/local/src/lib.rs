@@ -4,6 +4,7 @@
 pub mod devkey;
 pub mod gateway;
 pub mod poller;
+pub mod stream;
 
 use std::future::Future;
 use std::net::SocketAddr;

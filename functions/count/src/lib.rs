@@ -229,13 +229,13 @@ impl<S: CounterStore> Count<S> {
             if report.checkpoint_moved > MAX_CHECKPOINT_MOVES {
                 return Err((
                     next,
-                    StoreError::Unavailable {
-                        message: format!(
+                    StoreError::unavailable(
+                        "applying a stream batch",
+                        format!(
                             "the checkpoint of shard {shard} moved {} times during one invocation",
                             report.checkpoint_moved
                         ),
-                        source: None,
-                    },
+                    ),
                 ));
             }
             tracing::info!(shard = %shard, "checkpoint moved, re-reading it");

@@ -9,10 +9,9 @@ use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    // TODO(telemetry crate): `audit_telemetry::init_tracing()` from crates/telemetry replaces this.
-    init_tracing();
     let config = Config::from_env()?;
-    let client = audit_aws::endpoint::dynamodb_client(&sdk_config().await);
+    audit_telemetry::init_tracing(config.log_format);
+    let client = audit_aws::endpoint::dynamodb_client(&sdk_config(&config.sdk).await);
     let count = Count::new(DynamoCounters::new(client, &config.table));
     let count = &count;
     run(service_fn(
@@ -24,26 +23,4 @@ async fn main() -> Result<(), Error> {
         },
     ))
     .await
-}
-
-/// TODO(telemetry crate): a stand-in until `audit_telemetry::init_tracing()` lands. `RUST_LOG`
-/// filters (`Targets`, not `EnvFilter`, to keep the regex engine out of the binary); logs are JSON
-/// for CloudWatch unless `AUDIT_LOG_FORMAT=text`.
-fn init_tracing() {
-    use tracing_subscriber::filter::Targets;
-    use tracing_subscriber::prelude::*;
-    let filter: Targets = std::env::var("RUST_LOG")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
-    let text = std::env::var("AUDIT_LOG_FORMAT").is_ok_and(|v| v == "text");
-    let layer = tracing_subscriber::fmt::layer().with_target(false);
-    let registry = tracing_subscriber::registry().with(filter);
-    if text {
-        registry.with(layer).init();
-    } else {
-        registry
-            .with(layer.json().flatten_event(true).without_time())
-            .init();
-    }
 }

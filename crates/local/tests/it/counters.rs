@@ -3,7 +3,7 @@
 //! `AWS_ENDPOINT_URL` (default `http://127.0.0.1:4566`); `make test` starts it.
 
 use audit_aws::counters::DynamoCounters;
-use audit_aws::infra::{self, InfraSpec, ResourceNames};
+use audit_infra::{self as infra, InfraSpec, ResourceNames};
 use audit_domain::counters::{
     deltas, name_partition, plan, tenant_partition, Applied, Bucket, Change, CounterStore,
     EventImage, SequenceNumber, ShardId,
@@ -29,7 +29,7 @@ fn change(n: u64, name: &str, created_at: &str) -> Change {
 
 #[tokio::test]
 async fn a_chunk_applies_once_and_its_repeat_is_refused_as_checkpoint_moved() -> TestResult {
-    let sdk = audit_aws::emulator_sdk_config(&audit_aws::emulator_endpoint()).await;
+    let sdk = crate::common::sdk().await;
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let spec = InfraSpec::from_template(infra::TEMPLATE)?;
