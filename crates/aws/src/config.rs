@@ -37,6 +37,9 @@ impl std::fmt::Debug for Secret {
 pub struct Config {
     /// `AUDIT_TABLE`: the DynamoDB table of events and the name catalogue.
     pub table: String,
+    /// `AUDIT_COUNTERS_TABLE`: the table of the counters the count function keeps, and of its
+    /// checkpoints. It is apart from the events table so that counter writes feed no stream.
+    pub counters_table: String,
     /// `AUDIT_QUEUE_URL`: the SQS queue the write function enqueues to and the drain consumes.
     pub queue_url: String,
     /// `AUDIT_SHARDS`: how many `by_time` partitions per tenant. Writers and readers must agree, so
@@ -130,6 +133,7 @@ impl Config {
     fn from_vars(vars: &Vars) -> Result<Self, ConfigError> {
         Ok(Self {
             table: vars.text("AUDIT_TABLE", "audit-log-events"),
+            counters_table: vars.text("AUDIT_COUNTERS_TABLE", "audit-log-counters"),
             queue_url: vars.text(
                 "AUDIT_QUEUE_URL",
                 "http://127.0.0.1:4566/123456789012/audit-log-events",

@@ -203,14 +203,12 @@ impl CounterStore for DynamoCounters {
         {
             None => Ok(None),
             Some(AttributeValue::S(text)) => {
-                SequenceNumber::parse(text)
-                    .map(Some)
-                    .ok_or_else(|| {
-                        StoreError::rejected(
-                            "reading a checkpoint",
-                            format!("checkpoint of shard {shard} is not a sequence number: {text:?}"),
-                        )
-                    })
+                SequenceNumber::parse(text).map(Some).ok_or_else(|| {
+                    StoreError::rejected(
+                        "reading a checkpoint",
+                        format!("checkpoint of shard {shard} is not a sequence number: {text:?}"),
+                    )
+                })
             }
             Some(other) => Err(StoreError::rejected(
                 "reading a checkpoint",
@@ -258,9 +256,10 @@ impl CounterStore for DynamoCounters {
             Ok(_) => Ok(Applied::Applied),
             Err(error) => match cancellation(&error) {
                 Cancellation::CheckpointMoved => Ok(Applied::CheckpointMoved),
-                Cancellation::Retryable => {
-                    Err(StoreError::unavailable("DynamoDB TransactWriteItems", error))
-                }
+                Cancellation::Retryable => Err(StoreError::unavailable(
+                    "DynamoDB TransactWriteItems",
+                    error,
+                )),
                 Cancellation::Other => Err(store_error("DynamoDB TransactWriteItems")(error)),
             },
         }

@@ -2,15 +2,16 @@
 //! catalogue, and `BatchGetItem`/`GetItem` of whole events. Every answer says what it cost
 //! (requests, and items read: `ScannedCount` for Queries, items returned for gets).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use audit_domain::backoff::Backoff;
+use audit_domain::counters::range::BucketRun;
 use audit_domain::layout::{self, EventRecord};
 use audit_domain::ports::{
-    EventLookup, Index, IndexQuery, IndexReader, KeyEntry, KeyPage, Measured, NameCatalogue,
-    StoreError,
+    CounterReader, EventLookup, Index, IndexQuery, IndexReader, KeyEntry, KeyPage, Measured,
+    NameCatalogue, StoreError,
 };
 use audit_domain::query::Direction;
 use audit_domain::{Event, EventId, Tenant};
@@ -18,6 +19,7 @@ use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Select};
 use aws_sdk_dynamodb::Client;
 
+use crate::counters::DynamoCounters;
 use crate::error::{rejected, store_error};
 
 /// BatchGetItem takes at most 100 keys.
@@ -41,11 +43,14 @@ type Item = HashMap<String, AttributeValue>;
 pub struct DynamoReader {
     client: Client,
     table: Arc<str>,
+    counters: DynamoCounters,
 }
 
 impl DynamoReader {
-    pub fn new(client: Client, table: &str) -> Self {
+    /// A reader of the events table `table` and of the counters in `counters_table`.
+    pub fn new(client: Client, table: &str, counters_table: &str) -> Self {
         Self {
+            counters: DynamoCounters::new(client.clone(), counters_table),
             client,
             table: Arc::from(table),
         }
@@ -242,6 +247,28 @@ impl IndexReader for DynamoReader {
                 return Ok(Measured::new(total, requests, examined));
             }
         }
+    }
+}
+
+/// Counter items are read with the counter store's own queries.
+impl CounterReader for DynamoReader {
+    async fn counter_total(&self, partition: &str) -> Result<Measured<i64>, StoreError> {
+        let found = self.counters.get_total(partition).await?;
+        Ok(Measured::new(found.sum, found.requests, found.items_read))
+    }
+
+    async fn counter_run(
+        &self,
+        partition: &str,
+        run: &BucketRun,
+    ) -> Result<Measured<BTreeMap<i64, i64>>, StoreError> {
+        let (lo, hi) = run.sk_range();
+        let (found, cost) = self.counters.buckets(partition, &lo, &hi).await?;
+        let by_index = found
+            .into_iter()
+            .filter_map(|(bucket, n)| Some((bucket.index_in(run.kind)?, n)))
+            .collect();
+        Ok(Measured::new(by_index, cost.requests, cost.items_read))
     }
 }
 

@@ -41,6 +41,11 @@ pub fn id_of_ts(ts: &str) -> Option<EventId> {
     ts.rsplit_once('#').and_then(|(_, id)| EventId::parse(id))
 }
 
+/// The `created_at` at the start of a `ts` key.
+pub fn time_of_ts(ts: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    ts.split_once('#').and_then(|(at, _)| time::from_fixed(at))
+}
+
 pub fn time_partition(tenant: &Tenant, shard: u32) -> String {
     format!("{}#{shard}", tenant.as_str())
 }

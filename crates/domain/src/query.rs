@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
+use crate::counters::stats::Interval;
 use crate::cursor::{Cursor, CursorKey, Position};
 use crate::event::Tenant;
 use crate::fields::FieldErrors;
@@ -197,6 +198,72 @@ fn agree<T: PartialEq>(explicit: Option<T>, carried: T, conflict: &mut bool) -> 
     }
 }
 
+/// The filters `/api/read` and `/api/stats` share: `event_name` (a prefix, matched case-blind),
+/// `customer_id`, `from` (inclusive) and `to` (exclusive).
+fn parse_filters<'a>(get: &impl Fn(&str) -> Option<&'a str>, errors: &mut FieldErrors) -> Filters {
+    let customer_id = field(
+        errors,
+        "customer_id",
+        get("customer_id").map(parse_customer_id),
+    );
+    let from = field(errors, "from", get("from").map(parse_time));
+    let to = field(errors, "to", get("to").map(parse_time));
+    let name_prefix = get("event_name").map(str::to_lowercase);
+    if let (Some(from), Some(to)) = (from, to) {
+        errors.check(from < to, "to", "must be later than from");
+    }
+    Filters {
+        name_prefix,
+        customer_id,
+        from,
+        to,
+    }
+}
+
+/// First values of the non-empty parameters.
+fn first_values<K: AsRef<str>, V: AsRef<str>>(
+    params: impl IntoIterator<Item = (K, V)>,
+) -> HashMap<String, String> {
+    let mut map: HashMap<String, String> = HashMap::new();
+    for (k, v) in params {
+        if !v.as_ref().is_empty() {
+            map.entry(k.as_ref().to_owned())
+                .or_insert_with(|| v.as_ref().to_owned());
+        }
+    }
+    map
+}
+
+/// A valid `GET /api/stats` query: the filters of `/api/read` and the bucket width.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatsQuery {
+    pub filters: Filters,
+    pub interval: Interval,
+}
+
+impl StatsQuery {
+    /// Parses query parameters as [`ReadQuery::parse`] does; `interval` is `minute`, `hour` (the
+    /// default) or `day`.
+    pub fn parse<K, V>(params: impl IntoIterator<Item = (K, V)>) -> Result<Self, FieldErrors>
+    where
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let map = first_values(params);
+        let get = |name: &str| map.get(name).map(String::as_str);
+        let mut errors = FieldErrors::new();
+        let filters = parse_filters(&get, &mut errors);
+        let interval = match Interval::parse(get("interval")) {
+            Ok(interval) => interval,
+            Err(message) => {
+                errors.add("interval", message);
+                Interval::default()
+            }
+        };
+        errors.into_result(|| StatsQuery { filters, interval })
+    }
+}
+
 impl ReadQuery {
     /// Parses query parameters (the first value of a repeated one counts; unknown ones are ignored;
     /// an empty value counts as absent). `tenant` and `key` check a cursor's origin and signature.
@@ -209,13 +276,7 @@ impl ReadQuery {
         K: AsRef<str>,
         V: AsRef<str>,
     {
-        let mut map: HashMap<String, String> = HashMap::new();
-        for (k, v) in params {
-            if !v.as_ref().is_empty() {
-                map.entry(k.as_ref().to_owned())
-                    .or_insert_with(|| v.as_ref().to_owned());
-            }
-        }
+        let map = first_values(params);
         let get = |name: &str| map.get(name).map(String::as_str);
         let mut errors = FieldErrors::new();
 
@@ -226,17 +287,12 @@ impl ReadQuery {
             "page_size",
             get("page_size").map(PageSize::parse),
         );
-        let customer_id = field(
-            &mut errors,
-            "customer_id",
-            get("customer_id").map(parse_customer_id),
-        );
-        let from = field(&mut errors, "from", get("from").map(parse_time));
-        let to = field(&mut errors, "to", get("to").map(parse_time));
-        let name_prefix = get("event_name").map(str::to_lowercase);
-        if let (Some(from), Some(to)) = (from, to) {
-            errors.check(from < to, "to", "must be later than from");
-        }
+        let Filters {
+            name_prefix,
+            customer_id,
+            from,
+            to,
+        } = parse_filters(&get, &mut errors);
         let cursor = match get("cursor") {
             None => None,
             Some(text) => {

@@ -23,6 +23,7 @@ pub async fn ensure(
     visibility_timeout_override: Option<u32>,
 ) -> Result<Created, InfraError> {
     ensure_table(dynamo, &spec.table, &names.table).await?;
+    ensure_table(dynamo, &spec.counters_table, &names.counters_table).await?;
 
     let dlq = &spec.dead_letter_queue;
     let dlq_attributes = queue_attributes(dlq.visibility_timeout, dlq.message_retention, None);
@@ -46,6 +47,7 @@ pub async fn ensure(
 
     Ok(Created {
         table: names.table.clone(),
+        counters_table: names.counters_table.clone(),
         queue_url,
         dead_letter_queue_url,
     })
@@ -223,11 +225,9 @@ pub async fn remove(
     sqs: &aws_sdk_sqs::Client,
     created: &Created,
 ) {
-    let _ = dynamo
-        .delete_table()
-        .table_name(&created.table)
-        .send()
-        .await;
+    for table in [&created.table, &created.counters_table] {
+        let _ = dynamo.delete_table().table_name(table).send().await;
+    }
     for url in [&created.queue_url, &created.dead_letter_queue_url] {
         let _ = sqs.delete_queue().queue_url(url).send().await;
     }
@@ -263,6 +263,7 @@ pub async fn describe(
     created: &Created,
 ) -> Result<InfraSpec, InfraError> {
     let table = describe_table(dynamo, &created.table).await?;
+    let counters_table = describe_table(dynamo, &created.counters_table).await?;
     let (queue, redrive_target) = describe_queue(sqs, &created.queue_url).await?;
     let (dead_letter_queue, _) = describe_queue(sqs, &created.dead_letter_queue_url).await?;
     if let Some(target) = redrive_target {
@@ -274,6 +275,7 @@ pub async fn describe(
     }
     Ok(InfraSpec {
         table,
+        counters_table,
         queue,
         dead_letter_queue,
     })

@@ -18,6 +18,7 @@ pub const TEMPLATE: &str = include_str!("../../../infra/template.yaml");
 
 /// Logical ids that `ensure` maps onto emulator resources.
 const TABLE_ID: &str = "EventsTable";
+const COUNTERS_TABLE_ID: &str = "CountersTable";
 const QUEUE_ID: &str = "EventsQueue";
 const DEAD_LETTER_QUEUE_ID: &str = "EventsDeadLetterQueue";
 /// SQS defaults, for attributes a template leaves out (the live queue reports them anyway).
@@ -60,6 +61,7 @@ pub struct QueueSpec {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InfraSpec {
     pub table: TableSpec,
+    pub counters_table: TableSpec,
     pub queue: QueueSpec,
     pub dead_letter_queue: QueueSpec,
 }
@@ -68,6 +70,7 @@ pub struct InfraSpec {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResourceNames {
     pub table: String,
+    pub counters_table: String,
     pub queue: String,
     pub dead_letter_queue: String,
 }
@@ -86,6 +89,7 @@ impl ResourceNames {
         let base = format!("{prefix}-{nanos}-{}-{n}", std::process::id());
         Self {
             table: format!("{base}-events"),
+            counters_table: format!("{base}-counters"),
             queue: format!("{base}-queue"),
             dead_letter_queue: format!("{base}-dlq"),
         }
@@ -96,6 +100,7 @@ impl ResourceNames {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Created {
     pub table: String,
+    pub counters_table: String,
     pub queue_url: String,
     pub dead_letter_queue_url: String,
 }

@@ -1,4 +1,4 @@
-//! Reading the table and queues out of the SAM template, parameters resolved to their defaults.
+//! Reading the tables and queues out of the SAM template, parameters resolved to their defaults.
 
 use serde_yaml::{Mapping, Value};
 
@@ -25,6 +25,8 @@ impl InfraSpec {
             Ok(props)
         };
         let table: TableProperties = typed(properties(TABLE_ID)?, TABLE_ID)?;
+        let counters_table: TableProperties =
+            typed(properties(COUNTERS_TABLE_ID)?, COUNTERS_TABLE_ID)?;
         let queue_props = properties(QUEUE_ID)?;
         // `ensure` always redrives the queue to the dead-letter queue; the template must say the same.
         if let Some(redrive) = queue_props.get("RedrivePolicy") {
@@ -39,6 +41,7 @@ impl InfraSpec {
             typed(properties(DEAD_LETTER_QUEUE_ID)?, DEAD_LETTER_QUEUE_ID)?;
         Ok(InfraSpec {
             table: table.into_spec(),
+            counters_table: counters_table.into_spec(),
             queue: queue.into_spec(QUEUE_ID)?,
             dead_letter_queue: dead_letter_queue.into_spec(DEAD_LETTER_QUEUE_ID)?,
         })
@@ -48,10 +51,12 @@ impl InfraSpec {
     /// specs compare equal whatever order a template or a service lists them in. Key schemas keep
     /// their order: HASH before RANGE is meaningful.
     pub fn normalized(mut self) -> InfraSpec {
-        self.table.attributes.sort();
-        self.table.indexes.sort_by(|a, b| a.name.cmp(&b.name));
-        for index in &mut self.table.indexes {
-            index.non_key_attributes.sort();
+        for table in [&mut self.table, &mut self.counters_table] {
+            table.attributes.sort();
+            table.indexes.sort_by(|a, b| a.name.cmp(&b.name));
+            for index in &mut table.indexes {
+                index.non_key_attributes.sort();
+            }
         }
         self
     }

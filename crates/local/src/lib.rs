@@ -1,5 +1,6 @@
-//! The local runner: API Gateway on a local port and the SQS event source mapping, both calling the
-//! Lambdas' own handlers in one process, against the emulator that `AWS_ENDPOINT_URL` names.
+//! The local runner: API Gateway on a local port, the SQS event source mapping and the table's
+//! stream event source mapping, all calling the Lambdas' own handlers in one process, against the
+//! emulator that `AWS_ENDPOINT_URL` names.
 
 pub mod devkey;
 pub mod gateway;
@@ -13,8 +14,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use audit_aws::counters::DynamoCounters;
 use audit_aws::DynamoReader;
 use audit_aws::{Config, DynamoKeys, DynamoStore, SqsQueue};
+use audit_count::{Count, Invocation};
 use audit_domain::auth::Verifier;
 use audit_drain::Drain;
 use audit_infra::{self as infra, InfraSpec, ResourceNames};
@@ -36,6 +39,24 @@ pub trait Handler: Send + Sync + 'static {
 impl Handler for ReadHandler<DynamoReader, DynamoKeys> {
     fn call(&self, request: Request) -> Pin<Box<dyn Future<Output = Response<Body>> + Send + '_>> {
         Box::pin(self.handle(request))
+    }
+}
+
+impl stream::StreamHandler for Count<DynamoCounters> {
+    fn handle(
+        &self,
+        payload: serde_json::Value,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<String>, stream::BoxError>> + Send + '_>> {
+        Box::pin(async move {
+            let invocation: Invocation = serde_json::from_value(payload)?;
+            let shard = invocation.shard()?;
+            let (response, _) = Count::handle(self, &shard, invocation.records).await?;
+            Ok(response
+                .batch_item_failures
+                .into_iter()
+                .filter_map(|failure| failure.item_identifier)
+                .collect())
+        })
     }
 }
 
@@ -63,10 +84,13 @@ pub struct Running {
     pub queue_url: String,
     pub dead_letter_queue_url: String,
     pub table: String,
+    pub counters_table: String,
     /// The handlers the gateway calls, for tests that invoke them with raw Lambda events.
     pub routes: Arc<gateway::Routes>,
     /// The drain the poller feeds, likewise.
     pub drain: Arc<Drain<DynamoStore>>,
+    /// The count function the stream poller feeds.
+    pub count: Arc<Count<DynamoCounters>>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -76,12 +100,13 @@ impl Running {
     pub fn created(&self) -> infra::Created {
         infra::Created {
             table: self.table.clone(),
+            counters_table: self.counters_table.clone(),
             queue_url: self.queue_url.clone(),
             dead_letter_queue_url: self.dead_letter_queue_url.clone(),
         }
     }
 
-    /// Stops accepting requests and draining, and waits for both to finish.
+    /// Stops accepting requests, draining and counting, and waits for all three to finish.
     pub async fn stop(self) {
         let _ = self.stop.send(true);
         for task in self.tasks {
@@ -100,6 +125,7 @@ pub fn resource_names(config: &Config) -> ResourceNames {
     let queue = queue_name(&config.queue_url).to_owned();
     ResourceNames {
         table: config.table.clone(),
+        counters_table: config.counters_table.clone(),
         dead_letter_queue: format!("{queue}-dlq"),
         queue,
     }
@@ -117,7 +143,12 @@ pub async fn bootstrap(
     Ok(infra::ensure(dynamo, sqs, &spec, &names, visibility_timeout).await?)
 }
 
-/// Creates the template's resources (idempotently) and starts both halves of the runner.
+/// Records per stream batch, as the template's `CountBatchSize` default.
+pub const STREAM_BATCH_SIZE: i32 = 1000;
+/// The stream poller's pause after a poll that found nothing: what bounds the counters' lag here.
+pub const STREAM_IDLE: Duration = Duration::from_millis(250);
+
+/// Creates the template's resources (idempotently) and starts every part of the runner.
 pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     let Settings {
         config,
@@ -142,7 +173,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         verifier(&config, &dynamo, &created.table),
         config.retention_days,
     );
-    let read = read_handler(&config, &dynamo, &created.table);
+    let read = read_handler(&config, &dynamo, &created);
     let routes = Arc::new(gateway::Routes {
         write: Arc::new(write),
         read,
@@ -157,18 +188,33 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     let http_task = tokio::spawn(accept(listener, routes.clone(), stopped.clone()));
     let drain = Arc::new(Drain::new(
-        DynamoStore::new(dynamo, &created.table),
+        DynamoStore::new(dynamo.clone(), &created.table),
         config.shards,
     ));
+    let count = Arc::new(Count::new(DynamoCounters::new(
+        dynamo.clone(),
+        &created.counters_table,
+    )));
+    let region = sdk
+        .region()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|| "us-east-1".into());
+    let stream_poller = stream::StreamPoller {
+        dynamo,
+        streams: aws_sdk_dynamodbstreams::Client::new(&sdk),
+        table: created.table.clone(),
+        region: region.clone(),
+        handler: count.clone(),
+        batch_size: STREAM_BATCH_SIZE,
+        idle: STREAM_IDLE,
+    };
+    let stream_task = tokio::spawn(stream_poller.run(stopped.clone()));
 
     let poller = poller::Poller {
         sqs,
         queue_url: created.queue_url.clone(),
         queue_arn,
-        region: sdk
-            .region()
-            .map(|r| r.to_string())
-            .unwrap_or_else(|| "us-east-1".into()),
+        region,
         drain: drain.clone(),
         wait: poll_wait,
     };
@@ -179,10 +225,12 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         queue_url: created.queue_url,
         dead_letter_queue_url: created.dead_letter_queue_url,
         table: created.table,
+        counters_table: created.counters_table,
         routes,
         drain,
+        count,
         stop,
-        tasks: vec![http_task, poll_task],
+        tasks: vec![http_task, poll_task, stream_task],
     })
 }
 
@@ -226,12 +274,12 @@ fn verifier(
 fn read_handler(
     config: &Config,
     dynamo: &aws_sdk_dynamodb::Client,
-    table: &str,
+    created: &infra::Created,
 ) -> Arc<dyn Handler> {
-    let reader = DynamoReader::new(dynamo.clone(), table);
+    let reader = DynamoReader::new(dynamo.clone(), &created.table, &created.counters_table);
     Arc::new(ReadHandler::new(
         reader,
         audit_read::context(config),
-        verifier(config, dynamo, table),
+        verifier(config, dynamo, &created.table),
     ))
 }

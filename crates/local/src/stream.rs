@@ -85,7 +85,13 @@ impl<H: StreamHandler> StreamPoller<H> {
     }
 
     async fn stream_arn(&self) -> Option<String> {
-        match self.dynamo.describe_table().table_name(&self.table).send().await {
+        match self
+            .dynamo
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+        {
             Ok(out) => out.table.and_then(|t| t.latest_stream_arn),
             Err(error) => {
                 tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&error), "describe table failed");
@@ -98,9 +104,16 @@ impl<H: StreamHandler> StreamPoller<H> {
     async fn poll_once(&self, arn: &str, shards: &mut BTreeMap<String, Position>) -> bool {
         match self.streams.describe_stream().stream_arn(arn).send().await {
             Ok(out) => {
-                for shard in out.stream_description.map(|d| d.shards.unwrap_or_default()).unwrap_or_default() {
+                for shard in out
+                    .stream_description
+                    .map(|d| d.shards.unwrap_or_default())
+                    .unwrap_or_default()
+                {
                     if let Some(id) = shard.shard_id {
-                        shards.entry(id).or_insert(Position { iterator: None, done: false });
+                        shards.entry(id).or_insert(Position {
+                            iterator: None,
+                            done: false,
+                        });
                     }
                 }
             }
@@ -117,7 +130,11 @@ impl<H: StreamHandler> StreamPoller<H> {
     }
 
     async fn iterator(&self, arn: &str, shard: &str, at: Option<&str>) -> Option<String> {
-        let request = self.streams.get_shard_iterator().stream_arn(arn).shard_id(shard);
+        let request = self
+            .streams
+            .get_shard_iterator()
+            .stream_arn(arn)
+            .shard_id(shard);
         let request = match at {
             Some(sequence) => request
                 .shard_iterator_type(ShardIteratorType::AtSequenceNumber)
@@ -165,7 +182,10 @@ impl<H: StreamHandler> StreamPoller<H> {
             }
             return false;
         }
-        let first = records[0].dynamodb.as_ref().and_then(|r| r.sequence_number.clone());
+        let first = records[0]
+            .dynamodb
+            .as_ref()
+            .and_then(|r| r.sequence_number.clone());
         let payload = self.payload(arn, shard, &records);
         match self.handler.handle(payload).await {
             Ok(failed) if failed.is_empty() => match output.next_shard_iterator {
@@ -210,9 +230,16 @@ impl<H: StreamHandler> StreamPoller<H> {
         let mut change = Map::new();
         if let Some(r) = &record.dynamodb {
             if let Some(at) = r.approximate_creation_date_time {
-                change.insert("ApproximateCreationDateTime".into(), json!(at.as_secs_f64().floor()));
+                change.insert(
+                    "ApproximateCreationDateTime".into(),
+                    json!(at.as_secs_f64().floor()),
+                );
             }
-            for (name, image) in [("Keys", &r.keys), ("NewImage", &r.new_image), ("OldImage", &r.old_image)] {
+            for (name, image) in [
+                ("Keys", &r.keys),
+                ("NewImage", &r.new_image),
+                ("OldImage", &r.old_image),
+            ] {
                 if let Some(image) = image {
                     change.insert(name.into(), item_json(image));
                 }
@@ -245,7 +272,11 @@ impl<H: StreamHandler> StreamPoller<H> {
 
 /// An item in DynamoDB's JSON, as Lambda writes stream images.
 fn item_json(item: &HashMap<String, AttributeValue>) -> Value {
-    Value::Object(item.iter().map(|(k, v)| (k.clone(), attribute_json(v))).collect())
+    Value::Object(
+        item.iter()
+            .map(|(k, v)| (k.clone(), attribute_json(v)))
+            .collect(),
+    )
 }
 
 fn attribute_json(value: &AttributeValue) -> Value {
@@ -259,7 +290,9 @@ fn attribute_json(value: &AttributeValue) -> Value {
         AttributeValue::L(l) => json!({"L": l.iter().map(attribute_json).collect::<Vec<_>>()}),
         AttributeValue::Ss(v) => json!({"SS": v}),
         AttributeValue::Ns(v) => json!({"NS": v}),
-        AttributeValue::Bs(v) => json!({"BS": v.iter().map(|b| STANDARD.encode(b.as_ref())).collect::<Vec<_>>()}),
+        AttributeValue::Bs(v) => {
+            json!({"BS": v.iter().map(|b| STANDARD.encode(b.as_ref())).collect::<Vec<_>>()})
+        }
         _ => Value::Null,
     }
 }

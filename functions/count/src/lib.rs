@@ -27,7 +27,7 @@
 //! [`windowed_response`] gives it an empty one. A payload without `shardId` is refused, since
 //! keying by anything else would be wrong once the stream has two shards.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use audit_domain::counters::{
     deltas, plan, Applied, Change, CounterStore, EventImage, SequenceNumber, ShardId,
@@ -128,15 +128,21 @@ impl<S: CounterStore> Count<S> {
         // The stream's own spelling of each sequence number, for the failure report.
         let mut spelled: BTreeMap<SequenceNumber, String> = BTreeMap::new();
         let mut changes = Vec::with_capacity(records.len());
+        // A record delivered twice in one batch counts once. It is known by its sequence number and
+        // its eventID together: the emulator can give two writes racing on one table the same
+        // sequence number, and those are two records.
+        let mut seen: HashSet<(String, String)> = HashSet::with_capacity(records.len());
         for record in records {
             let text = record.change.sequence_number.clone().unwrap_or_default();
+            if !seen.insert((text.clone(), record.event_id.clone())) {
+                continue;
+            }
             let change = change_of(record)?;
             spelled.insert(change.sequence.clone(), text);
             changes.push(change);
         }
-        // In stream order; a record delivered twice in one batch counts once.
+        // In stream order (a stable sort: records that share a number keep the batch's order).
         changes.sort_by(|a, b| a.sequence.cmp(&b.sequence));
-        changes.dedup_by(|a, b| a.sequence == b.sequence);
 
         let mut response = DynamoDbEventResponse::default();
         if let Err((first, error)) = self.apply(shard, &changes, &mut report).await {

@@ -12,7 +12,7 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env()?;
     audit_telemetry::init_tracing(config.log_format);
     let client = audit_aws::endpoint::dynamodb_client(&sdk_config(&config.sdk).await);
-    let count = Count::new(DynamoCounters::new(client, &config.table));
+    let count = Count::new(DynamoCounters::new(client, &config.counters_table));
     let count = &count;
     run(service_fn(
         move |event: LambdaEvent<Invocation>| async move {

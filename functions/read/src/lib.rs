@@ -1,4 +1,5 @@
-//! The read function: `GET /api/read` (filtered, sorted, paged events) and `GET /api/logs/{id}`.
+//! The read function: `GET /api/read` (filtered, sorted, paged events), `GET /api/logs/{id}` and
+//! `GET /api/stats` (counts over time, from the counters).
 //! It routes on method and path itself, so that the same handler serves API Gateway, the local
 //! runner and tests. Each request is metered and its cost logged as structured fields.
 
@@ -10,15 +11,16 @@ use audit_aws::Config;
 use audit_domain::auth::{Scope, Verifier};
 use audit_domain::cursor::CursorKey;
 use audit_domain::ports::{EventLookup, KeyStore, Metered, ReadCost, ReadStore};
-use audit_domain::query::ReadQuery;
+use audit_domain::query::{ReadQuery, StatsQuery};
 use audit_domain::read::{self, ReadContext};
-use audit_domain::{EventId, Tenant};
+use audit_domain::{time, EventId, Tenant};
 use audit_telemetry::metrics::{self, Unit};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
 
 const READ_PATH: &str = "/api/read";
+const STATS_PATH: &str = "/api/stats";
 const LOG_PREFIX: &str = "/api/logs/";
 
 /// The read context a deployment's configuration describes. Its tenant is only the anonymous one:
@@ -41,6 +43,7 @@ pub struct ReadHandler<R, K> {
 
 enum Route {
     Read,
+    Stats,
     Log(Option<EventId>),
 }
 
@@ -105,6 +108,8 @@ impl<R: ReadStore, K: KeyStore> ReadHandler<R, K> {
         let path = route_path(request);
         let route = if path == READ_PATH {
             Route::Read
+        } else if path == STATS_PATH {
+            Route::Stats
         } else if let Some(id) = path
             .strip_prefix(LOG_PREFIX)
             .filter(|id| !id.is_empty() && !id.contains('/'))
@@ -127,6 +132,7 @@ impl<R: ReadStore, K: KeyStore> ReadHandler<R, K> {
         *tenant = Some(context.tenant.clone());
         match route {
             Route::Read => self.read(store, request, &context).await,
+            Route::Stats => self.stats(store, request, &context).await,
             Route::Log(None) => Err(ApiError::NotFound),
             Route::Log(Some(id)) => match store.get(&context.tenant, &id).await?.value {
                 Some(event) => Ok(json_response(
@@ -149,6 +155,26 @@ impl<R: ReadStore, K: KeyStore> ReadHandler<R, K> {
         let query = ReadQuery::parse(params.iter(), &context.tenant, &context.cursor_key)?;
         let page = read::read(store, context, &query).await?;
         Ok(json_response(StatusCode::OK, &page.to_json()))
+    }
+
+    async fn stats(
+        &self,
+        store: &Metered<'_, R>,
+        request: &Request,
+        context: &ReadContext,
+    ) -> Result<Response<Body>, ApiError> {
+        let params = request.query_string_parameters();
+        let query = StatsQuery::parse(params.iter())?;
+        let series = read::series(
+            store,
+            &context.tenant,
+            context.shards,
+            &query.filters,
+            query.interval,
+            time::now().timestamp_micros(),
+        )
+        .await?;
+        Ok(json_response(StatusCode::OK, &series.to_json()))
     }
 }
 

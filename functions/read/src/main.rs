@@ -14,7 +14,7 @@ async fn main() -> Result<(), Error> {
     let sdk = sdk_config(&config.sdk).await;
     // One client for events and keys: each client built is more cold-start work.
     let dynamo = audit_aws::endpoint::dynamodb_client(&sdk);
-    let store = DynamoReader::new(dynamo.clone(), &config.table);
+    let store = DynamoReader::new(dynamo.clone(), &config.table, &config.counters_table);
     let verifier = Verifier::new(DynamoKeys::new(dynamo, &config.table), config.auth_policy());
     let handler = ReadHandler::new(store, context(&config), verifier);
     let handler = &handler;

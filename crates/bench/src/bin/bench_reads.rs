@@ -126,7 +126,7 @@ async fn main() -> anyhow::Result<()> {
     let mut config = Config::from_lookup(|_| None)?;
     config.table = created.table.clone();
     let handler = ReadHandler::new(
-        DynamoReader::new(dynamo.clone(), &created.table),
+        DynamoReader::new(dynamo.clone(), &created.table, &created.counters_table),
         context(&config),
         // Keyless requests act for the default tenant; key checks are not what is measured.
         Verifier::new(MemoryKeys::default(), AuthPolicy::new(AuthMode::Optional)),

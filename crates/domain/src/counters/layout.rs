@@ -82,6 +82,17 @@ impl Bucket {
         Bucket::Minute(micros(t).div_euclid(MINUTE_US))
     }
 
+    /// The bucket's index when it is of `kind` (hours or minutes since the epoch).
+    pub fn index_in(&self, kind: super::range::BucketKind) -> Option<i64> {
+        use super::range::BucketKind;
+        match (self, kind) {
+            (Bucket::Hour(i), BucketKind::Hour) | (Bucket::Minute(i), BucketKind::Minute) => {
+                Some(*i)
+            }
+            _ => None,
+        }
+    }
+
     /// The sort key: `T`, `H#YYYY-MM-DDTHH` or `M#YYYY-MM-DDTHH:MM`.
     pub fn sk(&self) -> String {
         match *self {

@@ -2,11 +2,15 @@
 //! [`Metered`] wrapper adds those up for one request, so that the read function can log and emit
 //! its cost without any adapter or fake keeping a meter of its own.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::counters::range::BucketRun;
 use crate::event::{Event, Tenant};
 use crate::id::EventId;
-use crate::ports::read::{EventLookup, IndexQuery, IndexReader, KeyPage, NameCatalogue};
+use crate::ports::read::{
+    CounterReader, EventLookup, IndexQuery, IndexReader, KeyPage, NameCatalogue,
+};
 use crate::ports::StoreError;
 
 /// A port's answer and what it cost: requests made and items read (index entries examined, base
@@ -28,8 +32,9 @@ impl<T> Measured<T> {
     }
 }
 
-/// What one request cost the store: requests made and items read, with `Select=COUNT` work apart
-/// because it is O(matching), not O(page).
+/// What one request cost the store: requests made and items read, with the work behind
+/// `total_records` apart (`count_*`: counter items read, plus the index entries of the partial
+/// minutes at a range's ends, which are counted exactly).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ReadCost {
     pub requests: u64,
@@ -101,6 +106,17 @@ impl<'a, R> Metered<'a, R> {
         }
         answer
     }
+
+    /// Records an answer that serves a count (`total_records`, stats) under `count_*`.
+    fn record_count<T>(
+        &self,
+        answer: Result<Measured<T>, StoreError>,
+    ) -> Result<Measured<T>, StoreError> {
+        if let Ok(answer) = &answer {
+            self.meter.record_count(answer);
+        }
+        answer
+    }
 }
 
 impl<R: IndexReader> IndexReader for Metered<'_, R> {
@@ -109,11 +125,21 @@ impl<R: IndexReader> IndexReader for Metered<'_, R> {
     }
 
     async fn count(&self, query: &IndexQuery) -> Result<Measured<u64>, StoreError> {
-        let answer = self.inner.count(query).await;
-        if let Ok(answer) = &answer {
-            self.meter.record_count(answer);
-        }
-        answer
+        self.record_count(self.inner.count(query).await)
+    }
+}
+
+impl<R: CounterReader> CounterReader for Metered<'_, R> {
+    async fn counter_total(&self, partition: &str) -> Result<Measured<i64>, StoreError> {
+        self.record_count(self.inner.counter_total(partition).await)
+    }
+
+    async fn counter_run(
+        &self,
+        partition: &str,
+        run: &BucketRun,
+    ) -> Result<Measured<BTreeMap<i64, i64>>, StoreError> {
+        self.record_count(self.inner.counter_run(partition, run).await)
     }
 }
 

@@ -26,8 +26,8 @@ use crate::layout::{CatalogueRecord, EventRecord};
 
 pub use metered::{CostMeter, Measured, Metered, ReadCost};
 pub use read::{
-    EventLookup, Index, IndexQuery, IndexReader, KeyEntry, KeyPage, KeyRange, NameCatalogue,
-    ReadStore,
+    CounterReader, EventLookup, Index, IndexQuery, IndexReader, KeyEntry, KeyPage, KeyRange,
+    NameCatalogue, ReadStore,
 };
 
 /// The cause behind a port error, kept for the log only.

@@ -3,8 +3,10 @@
 //! condition on one partition with an inclusive range on `ts`, so an adapter needs no knowledge of
 //! sorts, filters or cursors. Each answer says what it cost ([`Measured`]).
 
+use std::collections::BTreeMap;
 use std::future::Future;
 
+use crate::counters::range::BucketRun;
 use crate::event::{Event, Tenant};
 use crate::id::EventId;
 use crate::layout;
@@ -132,7 +134,25 @@ pub trait EventLookup: Send + Sync {
     ) -> impl Future<Output = Result<Measured<Option<Event>>, StoreError>> + Send;
 }
 
-/// Everything the read path needs, as one bound: any type with the three read capabilities.
-pub trait ReadStore: IndexReader + NameCatalogue + EventLookup {}
+/// The counters the count function keeps from the table's stream (`crate::counters`), by counter
+/// partition (`C#<tenant>` or `C#<tenant>#<name_key>`).
+pub trait CounterReader: Send + Sync {
+    /// The partition's all-time total; 0 when nothing was ever counted there.
+    fn counter_total(
+        &self,
+        partition: &str,
+    ) -> impl Future<Output = Result<Measured<i64>, StoreError>> + Send;
 
-impl<T: IndexReader + NameCatalogue + EventLookup> ReadStore for T {}
+    /// The partition's counters of one run of buckets, by bucket index. A bucket with no item is
+    /// left out (it counts 0).
+    fn counter_run(
+        &self,
+        partition: &str,
+        run: &BucketRun,
+    ) -> impl Future<Output = Result<Measured<BTreeMap<i64, i64>>, StoreError>> + Send;
+}
+
+/// Everything the read path needs, as one bound: any type with the four read capabilities.
+pub trait ReadStore: IndexReader + NameCatalogue + EventLookup + CounterReader {}
+
+impl<T: IndexReader + NameCatalogue + EventLookup + CounterReader> ReadStore for T {}

@@ -1,4 +1,4 @@
-//! Reading one page's index entries for a plan, and counting every match.
+//! Reading one page's index entries for a plan.
 //!
 //! The page window: skip `offset` entries (zero after a cursor), keep `page_size`, and read one more
 //! to know whether another page follows. Each partition is asked for at most
@@ -64,13 +64,6 @@ async fn query_one<R: IndexReader>(store: &R, query: &IndexQuery) -> Result<KeyP
     Ok(store.query_keys(query).await?.value)
 }
 
-async fn count_one<R: IndexReader>(store: &R, query: &IndexQuery) -> Result<u64, StoreError> {
-    if query.range.is_empty() {
-        return Ok(0);
-    }
-    Ok(store.count(query).await?.value)
-}
-
 fn partition_queries(
     index: Index,
     partitions: &[String],
@@ -92,26 +85,6 @@ fn partition_queries(
         .collect()
 }
 
-fn name_queries(plan: &Plan, range: &KeyRange) -> Vec<IndexQuery> {
-    match plan {
-        Plan::Names { tenant, names } => {
-            let partitions: Vec<String> = names
-                .iter()
-                .map(|n| layout::name_partition(tenant, n))
-                .collect();
-            partition_queries(
-                Index::ByName,
-                &partitions,
-                range,
-                Direction::Asc,
-                None,
-                &None,
-            )
-        }
-        _ => Vec::new(),
-    }
-}
-
 /// Reads the page's entries. `CustomerByName` also yields its total, which it gets for free.
 pub(crate) async fn window<R: IndexReader>(
     store: &R,
@@ -131,6 +104,7 @@ pub(crate) async fn window<R: IndexReader>(
             index,
             partitions,
             name_prefix,
+            ..
         } => {
             let range = resume.map_or_else(|| base.clone(), |p| after(&base, &p.ts, direction));
             let queries = partition_queries(
@@ -215,31 +189,4 @@ pub(crate) async fn window<R: IndexReader>(
             Ok((cut(entries, offset, size), Some(total)))
         }
     }
-}
-
-/// Every entry the filters match, summed over the plan's partitions with `Select=COUNT`.
-pub(crate) async fn total<R: IndexReader>(
-    store: &R,
-    plan: &Plan,
-    query: &ReadQuery,
-) -> Result<u64, StoreError> {
-    let range = filter_range(&query.filters);
-    let queries = match plan {
-        Plan::Empty | Plan::CustomerByName { .. } => return Ok(0),
-        Plan::Merge {
-            index,
-            partitions,
-            name_prefix,
-        } => partition_queries(
-            *index,
-            partitions,
-            &range,
-            Direction::Asc,
-            None,
-            name_prefix,
-        ),
-        Plan::Names { .. } => name_queries(plan, &range),
-    };
-    let counts = fan_out(&queries, |q| count_one(store, q)).await?;
-    Ok(counts.iter().sum())
 }

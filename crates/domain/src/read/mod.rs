@@ -1,9 +1,13 @@
 //! The read side: turning a valid `ReadQuery` into one page of events and the seed's page metadata.
 //!
 //! Cost is O(page): the page's index entries are read with `Limit` from each partition the plan
-//! names (`plan`), merged (`merge`), and the page's items fetched with one batch get. Only
-//! `total_records` is O(matching), a `Select=COUNT` on the same key conditions.
+//! names (`plan`), merged (`merge`), and the page's items fetched with one batch get.
+//! `total_records` is read from the counters the count function keeps (`count`), at a cost set by
+//! the range's length and the names it matches, not by how many events are stored. `next_cursor`
+//! comes from the page read alone, so a walk ends where the index ends even while the counters
+//! catch up.
 
+mod count;
 mod merge;
 mod plan;
 #[cfg(test)]
@@ -21,6 +25,9 @@ use crate::layout;
 use crate::ports::{ReadStore, StoreError};
 use crate::query::{ReadQuery, SortKey};
 
+pub use count::{
+    default_span_us, series, series_range, Series, SeriesBucket, CUSTOMER_SERIES_LIMIT,
+};
 pub use merge::CUSTOMER_NAME_SORT_LIMIT;
 
 /// What every read of one deployment shares.
@@ -81,9 +88,11 @@ pub async fn read<R: ReadStore>(
     query: &ReadQuery,
 ) -> Result<ReadPage, ReadError> {
     let plan = plan::Plan::choose(store, &ctx.tenant, ctx.shards, query).await?;
+    let scope = count::Scope::of_plan(&plan, &ctx.tenant, ctx.shards, &query.filters);
+    let now_us = crate::time::now().timestamp_micros();
     let ((window, known_total), counted) = futures::try_join!(
         merge::window(store, &plan, query),
-        futures::TryFutureExt::err_into(merge::total(store, &plan, query))
+        futures::TryFutureExt::err_into(count::total(store, &scope, &query.filters, now_us))
     )?;
     let total_records = known_total.unwrap_or(counted);
 

@@ -24,6 +24,9 @@ pub(crate) enum Plan {
         index: Index,
         partitions: Vec<String>,
         name_prefix: Option<String>,
+        /// The catalogue's names behind `by_name` partitions (empty for the other indexes), whose
+        /// counters answer the total.
+        names: Vec<String>,
     },
     /// Name sorts: walk the catalogue's names in the sort's direction, one `by_name` partition
     /// each, until the page is full.
@@ -52,6 +55,7 @@ impl Plan {
                     index: Index::ByCustomer,
                     partitions: vec![partition],
                     name_prefix: prefix,
+                    names: Vec::new(),
                 },
                 SortKey::EventName => Plan::CustomerByName {
                     partition,
@@ -66,6 +70,7 @@ impl Plan {
                     .map(|s| layout::time_partition(tenant, s))
                     .collect(),
                 name_prefix: None,
+                names: Vec::new(),
             });
         }
         let mut names = store
@@ -83,6 +88,7 @@ impl Plan {
                     .map(|n| layout::name_partition(tenant, n))
                     .collect(),
                 name_prefix: None,
+                names,
             },
             SortKey::EventName => {
                 if query.sort.direction == Direction::Desc {

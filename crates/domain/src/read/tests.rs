@@ -47,7 +47,6 @@ fn event(seed: (u128, usize, Option<u64>, i64, bool)) -> Event {
         event_name: EventName::parse(NAMES[name].to_owned()).unwrap(),
         description: Description::parse("d".to_owned()).unwrap(),
         customer_id: customer,
-        // Few distinct seconds, so that many events share a created_at and the id decides.
         created_at: base() + Duration::seconds(second),
         received_at: base(),
         metadata: None,
@@ -55,12 +54,19 @@ fn event(seed: (u128, usize, Option<u64>, i64, bool)) -> Event {
     }
 }
 
+/// Seconds after `base()`: a few distinct ones (so that many events share a `created_at` and the id
+/// decides), whole minutes, and any second of four hours, so that ranges hold whole hours and
+/// minutes of counters as well as partial minutes at their ends.
+fn seconds() -> impl Strategy<Value = i64> {
+    prop_oneof![0i64..12, (0i64..240).prop_map(|m| m * 60), 0i64..4 * 3600]
+}
+
 fn events() -> impl Strategy<Value = Vec<Event>> {
     let one = (
         any::<u128>(),
         0..NAMES.len(),
         prop_oneof![Just(None), (1u64..4).prop_map(Some)],
-        0i64..12,
+        seconds(),
         prop::bool::weighted(0.1),
     );
     prop::collection::vec(one.prop_map(event), 0..60)
@@ -70,8 +76,8 @@ fn filters() -> impl Strategy<Value = Filters> {
     (
         prop::option::of(prop::sample::select(PREFIXES.to_vec())),
         prop::option::of(1u64..4),
-        prop::option::of(0i64..12),
-        prop::option::of(1i64..8),
+        prop::option::of(seconds()),
+        prop::option::of(prop_oneof![1i64..8, seconds().prop_map(|s| s + 1)]),
     )
         .prop_map(|(prefix, customer_id, from, span)| Filters {
             name_prefix: prefix.map(str::to_lowercase),

@@ -1,16 +1,19 @@
 //! An in-memory store behind the read port, keyed exactly as the DynamoDB table is (it indexes
 //! `EventRecord`s), so that property tests and handler tests can run the real read path without AWS.
-//! It reports its cost as the adapter does: one request per call, and the entries it examines.
+//! It reports its cost as the adapter does: one request per call, and the entries it examines. Its
+//! counters are those of a count function that has caught up with every record.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use crate::counters::range::BucketRun;
+use crate::counters::{Bucket, CounterKey, EventImage};
 use crate::event::{Event, Tenant};
 use crate::id::EventId;
 use crate::layout::{self, EventRecord};
 use crate::ports::{
-    EventLookup, Index, IndexQuery, IndexReader, KeyEntry, KeyPage, Measured, NameCatalogue,
-    StoreError,
+    CounterReader, EventLookup, Index, IndexQuery, IndexReader, KeyEntry, KeyPage, Measured,
+    NameCatalogue, StoreError,
 };
 use crate::query::Direction;
 
@@ -58,6 +61,47 @@ impl MemoryReader {
             rows.reverse();
         }
         rows
+    }
+}
+
+impl MemoryReader {
+    /// Every counter of `partition` with its count, as the count function would have left them.
+    fn counters_of(&self, partition: &str) -> BTreeMap<Bucket, i64> {
+        let mut counts = BTreeMap::new();
+        let keys = self
+            .records
+            .iter()
+            .filter_map(EventImage::from_record)
+            .flat_map(|image| image.counters().collect::<Vec<CounterKey>>());
+        for key in keys.filter(|k| k.pk() == partition) {
+            *counts.entry(key.bucket).or_insert(0) += 1;
+        }
+        counts
+    }
+}
+
+impl CounterReader for MemoryReader {
+    async fn counter_total(&self, partition: &str) -> Result<Measured<i64>, StoreError> {
+        let total = self.counters_of(partition).get(&Bucket::Total).copied();
+        Ok(Measured::new(
+            total.unwrap_or(0),
+            1,
+            u64::from(total.is_some()),
+        ))
+    }
+
+    async fn counter_run(
+        &self,
+        partition: &str,
+        run: &BucketRun,
+    ) -> Result<Measured<BTreeMap<i64, i64>>, StoreError> {
+        let counters = self.counters_of(partition);
+        let found: BTreeMap<i64, i64> = run
+            .indexes()
+            .filter_map(|i| Some((i, *counters.get(&run.kind.bucket(i))?)))
+            .collect();
+        let read = found.len() as u64;
+        Ok(Measured::new(found, 1, read))
     }
 }
 

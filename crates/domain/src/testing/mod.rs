@@ -11,11 +11,12 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 
 use crate::auth::{KeyId, KeyRecord};
+use crate::counters::range::BucketRun;
 use crate::event::{Event, Tenant};
 use crate::id::EventId;
 use crate::ports::{
-    EventLookup, EventQueue, EventStore, IndexQuery, IndexReader, KeyPage, KeyStore, Measured,
-    NameCatalogue, QueueError, Record, StoreError,
+    CounterReader, EventLookup, EventQueue, EventStore, IndexQuery, IndexReader, KeyPage, KeyStore,
+    Measured, NameCatalogue, QueueError, Record, StoreError,
 };
 
 pub use memory_reader::MemoryReader;
@@ -116,6 +117,19 @@ impl IndexReader for FailingReader {
 
 impl NameCatalogue for FailingReader {
     async fn names(&self, _: &Tenant, _: &str) -> Result<Measured<Vec<String>>, StoreError> {
+        Err(throttled())
+    }
+}
+
+impl CounterReader for FailingReader {
+    async fn counter_total(&self, _: &str) -> Result<Measured<i64>, StoreError> {
+        Err(throttled())
+    }
+    async fn counter_run(
+        &self,
+        _: &str,
+        _: &BucketRun,
+    ) -> Result<Measured<std::collections::BTreeMap<i64, i64>>, StoreError> {
         Err(throttled())
     }
 }

@@ -3,12 +3,12 @@
 //! `AWS_ENDPOINT_URL` (default `http://127.0.0.1:4566`); `make test` starts it.
 
 use audit_aws::counters::DynamoCounters;
-use audit_infra::{self as infra, InfraSpec, ResourceNames};
 use audit_domain::counters::{
     deltas, name_partition, plan, tenant_partition, Applied, Bucket, Change, CounterStore,
     EventImage, SequenceNumber, ShardId,
 };
 use audit_domain::{time, Tenant};
+use audit_infra::{self as infra, InfraSpec, ResourceNames};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 

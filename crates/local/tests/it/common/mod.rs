@@ -2,11 +2,14 @@
 //! emulator, so tests run in parallel and never see each other's data.
 #![allow(dead_code)] // The fault suite uses only part of it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
+use audit_aws::counters::DynamoCounters;
 use audit_aws::Config;
+use audit_domain::counters::tenant_partition;
 use audit_domain::layout::EventRecord;
+use audit_domain::Tenant;
 use audit_local::{start, Running, Settings};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::QueueAttributeName;
@@ -33,6 +36,7 @@ pub fn test_config() -> Config {
     config.auth = audit_domain::auth::AuthMode::Optional;
     let names = audit_infra::ResourceNames::unique("local");
     config.table = names.table;
+    config.counters_table = names.counters_table;
     config.queue_url = format!("{}/123456789012/{}", endpoint(), names.queue);
     config
 }
@@ -42,6 +46,10 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(config: Config) -> TestApp {
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_max_level(tracing::Level::INFO)
+        .try_init();
     let sdk = sdk().await;
     let running = start(Settings {
         config: config.clone(),
@@ -81,13 +89,57 @@ impl TestApp {
         event_records(&self.dynamo, &self.running.table).await
     }
 
-    /// Waits until the table holds `n` events, or `limit` passes; returns what is there.
+    /// Waits until the table holds `n` events and the count function has counted them all, or
+    /// `limit` passes; returns what is there.
     pub async fn wait_for_events(&self, n: usize, limit: Duration) -> Vec<EventRecord> {
         let start = Instant::now();
         loop {
             let events = self.events().await;
-            if events.len() >= n || start.elapsed() > limit {
+            if events.len() >= n {
+                let left = limit.saturating_sub(start.elapsed());
+                self.wait_for_counters(left).await;
                 return events;
+            }
+            if start.elapsed() > limit {
+                return events;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Each tenant's stored events and its counted total, by tenant.
+    pub async fn stored_and_counted(&self) -> BTreeMap<String, (i64, i64)> {
+        let counters = DynamoCounters::new(self.dynamo.clone(), &self.running.counters_table);
+        let mut by_tenant: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+        for event in self.events().await {
+            by_tenant.entry(event.tenant).or_default().0 += 1;
+        }
+        for (tenant, (_, counted)) in by_tenant.iter_mut() {
+            let tenant = Tenant::parse(tenant).expect("stored tenants are valid");
+            *counted = counters
+                .get_total(&tenant_partition(&tenant))
+                .await
+                .expect("the counters table answers")
+                .sum;
+        }
+        by_tenant
+    }
+
+    /// Waits until every tenant's counted total equals its stored events (the count function has
+    /// caught up with the stream), or `limit` passes; true if it caught up.
+    pub async fn wait_for_counters(&self, limit: Duration) -> bool {
+        let start = Instant::now();
+        loop {
+            if self
+                .stored_and_counted()
+                .await
+                .values()
+                .all(|(s, c)| s == c)
+            {
+                return true;
+            }
+            if start.elapsed() > limit {
+                return false;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

@@ -234,8 +234,9 @@ async fn a_customer_sorted_by_name_past_the_limit_is_refused_and_a_narrower_rang
     use audit_domain::read::CUSTOMER_NAME_SORT_LIMIT;
     let app = read_app().await;
     let start = audit_domain::time::parse_rfc3339("2024-01-01T00:00:00Z").unwrap();
-    let at = |i: usize| (start + chrono::Duration::seconds(i as i64)).to_rfc3339();
-    // One customer with one event more than the limit, one second apart, and another customer.
+    let at = |i: usize| (start + chrono::Duration::milliseconds(100 * i as i64)).to_rfc3339();
+    // One customer with one event more than the limit, a tenth of a second apart (so that they
+    // need few counters), and another customer.
     let mut events: Vec<Event> = (0..=CUSTOMER_NAME_SORT_LIMIT)
         .map(|i| event(NAMES[i % 5], Some(7), &at(i)))
         .collect();
@@ -255,7 +256,7 @@ async fn a_customer_sorted_by_name_past_the_limit_is_refused_and_a_narrower_rang
         "the refusal reads no more than the limit: {cost:?}"
     );
 
-    // The first half-hour holds 1,800 of the customer's events: answered, in name order.
+    // The first three minutes hold 1,800 of the customer's events: answered, in name order.
     let to = at(1800);
     let body = app
         .read(&[

@@ -48,7 +48,11 @@ pub async fn read_app() -> ReadApp {
     };
     // Keyless requests act for the default tenant; `auth.rs` covers keys.
     let handler = ReadHandler::new(
-        DynamoReader::new(app.dynamo.clone(), &app.running.table),
+        DynamoReader::new(
+            app.dynamo.clone(),
+            &app.running.table,
+            &app.running.counters_table,
+        ),
         context,
         Verifier::new(MemoryKeys::default(), AuthPolicy::new(AuthMode::Optional)),
     );
@@ -102,6 +106,12 @@ impl ReadApp {
             .try_collect::<Vec<()>>()
             .await
             .expect("seeding succeeds");
+        // total_records comes from the counters, which follow the table's stream.
+        assert!(
+            self.app.wait_for_counters(Duration::from_secs(120)).await,
+            "the count function caught up with the seeded events: {:?}",
+            self.app.stored_and_counted().await
+        );
     }
 
     /// `GET path?query` through the handler: status, JSON body, and what it cost.
