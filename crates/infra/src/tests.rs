@@ -83,6 +83,11 @@ Resources:
     Properties:
       AttributeDefinitions: [{ AttributeName: pk, AttributeType: S }]
       KeySchema: [{ AttributeName: pk, KeyType: HASH }]
+  CountersTable:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      AttributeDefinitions: [{ AttributeName: pk, AttributeType: S }]
+      KeySchema: [{ AttributeName: pk, KeyType: HASH }]
   EventsDeadLetterQueue: { Type: AWS::SQS::Queue, Properties: {} }
   EventsQueue:
     Type: AWS::SQS::Queue
@@ -92,6 +97,21 @@ Resources:
         deadLetterTargetArn: { "Fn::GetAtt": [EventsDeadLetterQueue, Arn] }
         maxReceiveCount: { Ref: Receives }
 "#;
+
+#[test]
+fn template_keeps_the_counters_in_a_table_of_their_own_without_a_stream() {
+    let counters = spec().counters_table;
+    assert_eq!(
+        counters.key_schema,
+        vec![pair("pk", "HASH"), pair("sk", "RANGE")]
+    );
+    assert!(counters.indexes.is_empty());
+    assert_eq!(counters.stream_view_type, None);
+    assert_eq!(
+        spec().table.stream_view_type.as_deref(),
+        Some("NEW_AND_OLD_IMAGES")
+    );
+}
 
 #[test]
 fn long_form_intrinsics_and_quoted_numbers_resolve() {
