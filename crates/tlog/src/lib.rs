@@ -1,11 +1,13 @@
-//! The pure core of the tamper-evident log (issue 11): the Merkle tree, its tiles, appends and
-//! proofs. No I/O and no AWS types: the seal function, the API and
+//! The pure core of the tamper-evident log (issue 11): leaves, the Merkle tree, its tiles, appends
+//! and proofs. No I/O and no AWS types: the seal function, the API and
 //! `audit-log verify` read and write storage through adapters, and compute everything here.
 //!
 //! # Shapes
 //!
-//! - **Hashes** ([`leaf_hash`], [`node_hash`]). Leaves are `SHA-256(0x00 || entry)` and interior
-//!   nodes `SHA-256(0x01 || l || r)`: the tree of RFC 9162 §2.1.
+//! - **Leaves** ([`event_leaf`], [`removal_leaf`]). Each version of an event is a leaf, `SHA-256(0x00 || JCS(log))`, where
+//!   `log` is the object `GET /api/logs/{id}` answers; a removal is the leaf of
+//!   `{"id": ..., "removed": "expired" | "deleted"}`. Interior nodes are `SHA-256(0x01 || l || r)`
+//!   ([`leaf_hash`], [`node_hash`]): the tree of RFC 9162 §2.1.
 //! - **Nodes** ([`NodeId`]). A perfect subtree of `2^level` leaves, by (level, index). Every root and
 //!   proof element is the MTH of a range that splits into a few such nodes, so a store only ever
 //!   answers "the hash of node (level, index)" ([`HashStore`]).
@@ -25,12 +27,14 @@
 
 mod append;
 mod hash;
+mod leaf;
 mod proof;
 mod tile;
 mod tree;
 
 pub use append::{AppendError, Appended, Frontier, TileWrite};
 pub use hash::{leaf_hash, node_hash, Hash, HashError};
+pub use leaf::{canonical_json, event_leaf, removal_bytes, removal_leaf, LeafError, Removal};
 pub use proof::{
     consistency_proof, inclusion_proof, root, verify_consistency, verify_inclusion, Plan,
     ProofError, VerifyError,
