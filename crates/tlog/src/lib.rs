@@ -1,5 +1,5 @@
-//! The pure core of the tamper-evident log (issue 11): leaves, the Merkle tree, its tiles, appends
-//! and proofs. No I/O and no AWS types: the seal function, the API and
+//! The pure core of the tamper-evident log (issue 11): leaves, the Merkle tree, its tiles, appends,
+//! proofs and checkpoint bodies. No I/O and no AWS types: the seal function, the API and
 //! `audit-log verify` read and write storage through adapters, and compute everything here.
 //!
 //! # Shapes
@@ -21,11 +21,14 @@
 //! - **Appends** ([`Frontier`]). The right edge of the tree, one hash per set bit of its size. With
 //!   it, appending `k` leaves costs O(k + log n) hashes and yields the new root, the new frontier and
 //!   the tile hashes to write ([`TileWrite`]): positions within a tile, never a rebuilt tile.
+//! - **Checkpoints** ([`Checkpoint`]). The C2SP tlog-checkpoint body the log signs: origin
+//!   `<prefix>/<tenant>`, size, root in base64, and the time, each line ending in `\n`.
 //!
 //! Verification ([`verify_inclusion`], [`verify_consistency`]) needs only the proof, sizes and roots,
 //! as a client checking the service has.
 
 mod append;
+mod checkpoint;
 mod hash;
 mod leaf;
 mod proof;
@@ -33,6 +36,7 @@ mod tile;
 mod tree;
 
 pub use append::{AppendError, Appended, Frontier, TileWrite};
+pub use checkpoint::{Checkpoint, CheckpointError, Origin};
 pub use hash::{leaf_hash, node_hash, Hash, HashError};
 pub use leaf::{canonical_json, event_leaf, removal_bytes, removal_leaf, LeafError, Removal};
 pub use proof::{
