@@ -107,7 +107,8 @@ mod tests {
 
     #[test]
     fn the_empty_tree_hashes_to_sha256_of_nothing() {
-        // SHA-256 of the empty string (FIPS 180-2 examples; RFC 9162 §2.1.1 MTH({})).
+        // RFC 9162 §2.1.1: MTH({}) is SHA-256 of no bytes; the value is transparency-dev/merkle's
+        // EmptyRootHash in testonly/constants.go at 582a6ad190b6848f1d26f8bf08ddef29955d9db1.
         assert_eq!(
             hex(&Hash::empty_tree()),
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
