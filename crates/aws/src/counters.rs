@@ -7,6 +7,9 @@
 //!
 //! `ClientRequestToken` is not used: the emulator ignores it, and the checkpoint condition already
 //! makes a repeated transaction a no-op.
+//!
+//! The operator's recount (a scan of events and counters, and absolute counter writes) is in
+//! [`recount`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,6 +25,10 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 
 use crate::error::{rejected, store_error};
+
+mod recount;
+
+pub use recount::ScanProgress;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -55,6 +62,10 @@ impl DynamoCounters {
             client,
             table: Arc::from(table),
         }
+    }
+
+    pub fn from_sdk(sdk: &aws_config::SdkConfig, table: &str) -> Self {
+        Self::new(crate::endpoint::dynamodb_client(sdk), table)
     }
 
     /// The all-time total of a counter partition (`C#<tenant>` or `C#<tenant>#<name_key>`); 0 when

@@ -16,10 +16,10 @@ const ENVIRONMENT: &str = "\
 Configuration comes from the environment, as for the functions: AUDIT_TABLE, and the AWS SDK's
 usual variables (AWS_ENDPOINT_URL for the emulator; unset, the SDK reaches AWS).";
 
-/// The operator's CLI for the audit log's API keys.
+/// The operator's CLI for the audit log's API keys and counters.
 ///
-/// It reads the same configuration as the functions, so it manages the emulator's keys when
-/// AWS_ENDPOINT_URL is set and the deployment's when it is unset. A new key's secret is printed
+/// It reads the same configuration as the functions, so it works on the emulator's table when
+/// AWS_ENDPOINT_URL is set and on the deployment's when it is unset. A new key's secret is printed
 /// once and stored only as a hash.
 #[derive(Debug, PartialEq, Parser)]
 #[command(name = "audit-log", version, max_term_width = 100, after_help = ENVIRONMENT)]
@@ -35,6 +35,11 @@ pub enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Check the event counters against the events, or rebuild them from the events.
+    Counters {
+        #[command(subcommand)]
+        command: CountersCommand,
     },
 }
 
@@ -67,6 +72,49 @@ pub enum KeysCommand {
         /// The key's id: 16 characters, as `keys list` shows (the part after `alk_`).
         #[arg(value_name = "KEY_ID", value_parser = key_id)]
         id: KeyId,
+    },
+}
+
+/// What `counters rebuild --help` says before its options: when to run it, and how.
+const REBUILD_PROCEDURE: &str = "\
+Rebuild is for repair, and for a table that held events before the count function ran. Run it while
+the count function's event source mapping is disabled and nothing writes events: a delta the count
+function applied during the scan would be written over (lost), and a stream record still pending for
+an event the scan counted would be applied again once the mapping resumes (doubled). So:
+
+  1. disable the drain's event source mapping (accepted events wait in the queue);
+  2. wait until the count function has caught up (IteratorAge 0), then disable its event source
+     mapping too;
+  3. run `audit-log counters rebuild --yes`, then `audit-log counters check`;
+  4. enable the count function's mapping, then the drain's.
+
+The count function's shard checkpoints are left as they are, so it resumes where it stopped.";
+
+#[derive(Debug, PartialEq, Subcommand)]
+pub enum CountersCommand {
+    /// Compare every counter with a count of the events, and exit 1 if any differs.
+    ///
+    /// Scans the whole table (events and counter items, one paginated Scan), counts each event
+    /// as the count function does (per tenant and per event name; all-time, hour and minute by
+    /// created_at), and names each counter whose item holds something else. On a live table a
+    /// counter can be behind by the stream's lag: check again, or check while the table is quiet.
+    Check {
+        /// Only this tenant's counters (the scan still reads the whole table).
+        #[arg(long, value_name = "TENANT", value_parser = tenant)]
+        tenant: Option<Tenant>,
+    },
+    /// Recount the events and set every counter that differs to its count.
+    ///
+    /// Each counter is written absolutely (a counter that should be empty is deleted), so a second
+    /// run writes nothing.
+    #[command(after_long_help = REBUILD_PROCEDURE)]
+    Rebuild {
+        /// Only this tenant's counters (the scan still reads the whole table).
+        #[arg(long, value_name = "TENANT", value_parser = tenant)]
+        tenant: Option<Tenant>,
+        /// Write without asking. Without it, rebuild asks on a terminal and refuses elsewhere.
+        #[arg(long)]
+        yes: bool,
     },
 }
 
@@ -116,6 +164,45 @@ mod tests {
             Some(Command::Keys { command }) => command,
             other => panic!("{line}: {other:?}"),
         }
+    }
+
+    fn counters(line: &str) -> CountersCommand {
+        match parse(line)
+            .unwrap_or_else(|e| panic!("{line}: {e}"))
+            .command
+        {
+            Some(Command::Counters { command }) => command,
+            other => panic!("{line}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn counters_take_an_optional_tenant_and_rebuild_a_yes() {
+        let acme = Some(Tenant::parse("acme").unwrap());
+        assert_eq!(
+            counters("counters check"),
+            CountersCommand::Check { tenant: None }
+        );
+        assert_eq!(
+            counters("counters check --tenant acme"),
+            CountersCommand::Check {
+                tenant: acme.clone()
+            }
+        );
+        assert_eq!(
+            counters("counters rebuild"),
+            CountersCommand::Rebuild {
+                tenant: None,
+                yes: false
+            }
+        );
+        assert_eq!(
+            counters("counters rebuild --yes --tenant acme"),
+            CountersCommand::Rebuild {
+                tenant: acme,
+                yes: true
+            }
+        );
     }
 
     #[test]
@@ -200,6 +287,11 @@ mod tests {
             ("keys rotate", InvalidSubcommand, "rotate"),
             ("keys", DisplayHelpOnMissingArgumentOrSubcommand, "Usage:"),
             ("tenants list", InvalidSubcommand, "tenants"),
+            ("counters", DisplayHelpOnMissingArgumentOrSubcommand, "Usage:"),
+            ("counters fix", InvalidSubcommand, "fix"),
+            ("counters check --tenant a#b", ValueValidation, "invalid tenant \"a#b\""),
+            ("counters check --yes", UnknownArgument, "--yes"),
+            ("counters rebuild --yes --yes", ArgumentConflict, "cannot be used multiple times"),
         ] {
             let error = parse(line).expect_err(line);
             assert_eq!(error.kind(), kind, "{line}: {error}");
@@ -242,6 +334,18 @@ mod tests {
             ("help keys create", "Only the hash of the secret is stored"),
             ("keys list --help", "The tenant whose keys to list"),
             ("keys revoke --help", "16 characters, as `keys list` shows"),
+            ("--help", "Check the event counters against the events"),
+            ("counters --help", "exit 1 if any differs"),
+            ("counters check --help", "stream's lag"),
+            (
+                "counters rebuild --help",
+                "disable the drain's event source mapping",
+            ),
+            (
+                "counters rebuild --help",
+                "shard checkpoints are left as they are",
+            ),
+            ("help counters rebuild", "Rebuild is for repair"),
         ] {
             let help = parse(line).expect_err(line);
             assert_eq!(help.kind(), ErrorKind::DisplayHelp, "{line}: {help}");

@@ -1,13 +1,16 @@
-//! `audit-log`: the operator's CLI for API keys. It reads the same configuration as the functions
-//! (`Config::from_env`, `sdk_config`), so it manages the emulator's keys under `make` and AWS's
-//! when `AWS_ENDPOINT_URL` is unset. A new key's secret is printed once and stored only as a hash.
+//! `audit-log`: the operator's CLI for API keys and counters. It reads the same configuration as
+//! the functions (`Config::from_env`, `sdk_config`), so it works on the emulator's table under
+//! `make` and on AWS's when `AWS_ENDPOINT_URL` is unset. A new key's secret is printed once and
+//! stored only as a hash.
 
 mod args;
+mod counters;
 
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use args::{Cli, Command, KeysCommand};
+use args::{Cli, Command, CountersCommand, KeysCommand};
+use audit_aws::counters::DynamoCounters;
 use audit_aws::{sdk_config, Config, DynamoKeys};
 use audit_domain::auth::{self, KeyInfo, Scopes};
 use audit_domain::time;
@@ -30,7 +33,7 @@ async fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     };
     match run(command).await {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(error) => {
             eprintln!("audit-log: {error:#}");
             ExitCode::FAILURE
@@ -38,10 +41,21 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Command) -> anyhow::Result<()> {
+async fn run(command: Command) -> anyhow::Result<ExitCode> {
     let config = Config::from_env()?;
     match command {
-        Command::Keys { command } => keys(command, &config).await,
+        Command::Keys { command } => keys(command, &config).await.map(|()| ExitCode::SUCCESS),
+        Command::Counters { command } => {
+            let store = DynamoCounters::from_sdk(&sdk_config(&config.sdk).await, &config.table);
+            match command {
+                CountersCommand::Check { tenant } => {
+                    counters::check(&store, tenant, &config.table).await
+                }
+                CountersCommand::Rebuild { tenant, yes } => {
+                    counters::rebuild(&store, tenant, yes, &config.table).await
+                }
+            }
+        }
     }
 }
 

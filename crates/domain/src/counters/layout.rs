@@ -164,6 +164,20 @@ impl CounterKey {
     pub fn sk(&self) -> String {
         self.bucket.sk()
     }
+
+    /// Reads a stored item's key back: `None` for anything that is not a counter this layout
+    /// writes (a checkpoint, an event, a name counter with an empty name key, a sort key in another
+    /// spelling). The tenant ends at the first `#` after `C#`, since tenants never hold one.
+    pub fn parse(pk: &str, sk: &str) -> Option<Self> {
+        let rest = pk.strip_prefix(COUNTER_PREFIX)?;
+        let (tenant, dimension) = match rest.split_once('#') {
+            None => (rest, Dimension::Tenant),
+            Some((_, "")) => return None,
+            Some((tenant, name_key)) => (tenant, Dimension::Name(name_key.to_owned())),
+        };
+        let tenant = Tenant::parse(tenant).ok()?;
+        Some(Self::new(tenant, dimension, Bucket::parse_sk(sk)?))
+    }
 }
 
 // By hand: `Tenant` has no order of its own, and its text is what the order should follow.
@@ -191,6 +205,12 @@ pub fn tenant_partition(tenant: &Tenant) -> String {
 /// A name's counter partition, for reads.
 pub fn name_partition(tenant: &Tenant, name_key: &str) -> String {
     Dimension::Name(name_key.to_owned()).partition(tenant)
+}
+
+/// What every name partition of the tenant starts with (`C#<tenant>#`), so that one tenant's
+/// counters can be picked out of a scan: its tenant partition and the partitions with this prefix.
+pub fn name_partition_prefix(tenant: &Tenant) -> String {
+    name_partition(tenant, "")
 }
 
 /// DynamoDB stream sequence numbers are 21 to 40 decimal digits; this is their padded width.
@@ -295,6 +315,34 @@ mod tests {
         for (dimension, bucket, pk, sk) in cases {
             let key = CounterKey::new(tenant(), dimension, bucket);
             assert_eq!((key.pk().as_str(), key.sk().as_str()), (pk, sk));
+        }
+    }
+
+    #[test]
+    fn counter_keys_parse_back_from_their_items() {
+        let t = time::parse_rfc3339("2026-11-30T02:30:59Z").unwrap();
+        for key in [
+            CounterKey::new(tenant(), Dimension::Tenant, Bucket::Total),
+            CounterKey::new(tenant(), Dimension::Tenant, Bucket::minute_of(&t)),
+            CounterKey::new(
+                tenant(),
+                Dimension::Name("a#b c".into()),
+                Bucket::hour_of(&t),
+            ),
+        ] {
+            assert_eq!(CounterKey::parse(&key.pk(), &key.sk()), Some(key));
+        }
+        assert_eq!(name_partition_prefix(&tenant()), "C#acme#");
+        for (pk, sk) in [
+            ("CS#count", "shardId-1"),
+            ("E#acme#01JDQ7ZK3M5N8P9Q0R1S2T3V20", "E"),
+            ("C#acme#", "T"),
+            ("C#", "T"),
+            ("C#ac me", "T"),
+            ("C#acme", "H#2026-11-30T02:00"),
+            ("N#acme", "user"),
+        ] {
+            assert_eq!(CounterKey::parse(pk, sk), None, "{pk} {sk}");
         }
     }
 

@@ -1,31 +1,11 @@
-//! The CLI against the emulator: create prints a key that verifies, list never shows a secret or a
-//! hash, revoke marks the key. Needs the emulator at `AWS_ENDPOINT_URL` (default 127.0.0.1:4566).
-
-use std::process::{Command, Output};
+//! `audit-log keys` against the emulator: create prints a key that verifies, list never shows a
+//! secret or a hash, revoke marks the key.
 
 use audit_aws::DynamoKeys;
 use audit_domain::auth::{ApiKey, AuthMode, AuthPolicy, Scope, Verifier};
 use audit_infra::{self as infra, InfraSpec, ResourceNames};
 
-use audit_infra::emulator_endpoint as endpoint;
-
-fn cli(table: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_audit-log"))
-        .args(args)
-        .env("AUDIT_TABLE", table)
-        .env("AWS_ENDPOINT_URL", endpoint())
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", "us-east-1")
-        .env_remove("AWS_PROFILE")
-        .output()
-        .unwrap()
-}
-
-fn stdout(output: &Output) -> String {
-    assert!(output.status.success(), "{output:?}");
-    String::from_utf8(output.stdout.clone()).unwrap()
-}
+use crate::{cli, endpoint, stdout};
 
 #[tokio::test]
 async fn keys_are_created_listed_and_revoked() {
