@@ -68,6 +68,11 @@ impl DynamoCounters {
         Self::new(crate::endpoint::dynamodb_client(sdk), table)
     }
 
+    /// The counters table's name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
     /// The all-time total of a counter partition (`C#<tenant>` or `C#<tenant>#<name_key>`); 0 when
     /// nothing was ever counted there.
     pub async fn get_total(&self, pk: &str) -> Result<CounterSum, StoreError> {

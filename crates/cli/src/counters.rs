@@ -90,11 +90,15 @@ async fn scan_and_report(
     spinner.enable_steady_tick(Duration::from_millis(120));
     spinner.set_message("scanning the table");
     let result = counters
-        .recount(tenant, |p| spinner.set_message(progress_line(p)))
+        .recount(table, tenant, |p| spinner.set_message(progress_line(p)))
         .await;
     spinner.finish_and_clear();
     let (recount, scan) = result.with_context(|| {
-        format!("scanning table {table} (is AUDIT_TABLE right, and does the table exist?)")
+        format!(
+            "scanning tables {table} and {} (are AUDIT_TABLE and AUDIT_COUNTERS_TABLE right, and \
+             do the tables exist?)",
+            counters.table()
+        )
     })?;
     let comparison = recount.compare();
     print!("{}", report(&recount, &scan, tenant, &comparison));

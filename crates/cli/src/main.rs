@@ -46,7 +46,8 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Keys { command } => keys(command, &config).await.map(|()| ExitCode::SUCCESS),
         Command::Counters { command } => {
-            let store = DynamoCounters::from_sdk(&sdk_config(&config.sdk).await, &config.table);
+            let store =
+                DynamoCounters::from_sdk(&sdk_config(&config.sdk).await, &config.counters_table);
             match command {
                 CountersCommand::Check { tenant } => {
                     counters::check(&store, tenant, &config.table).await

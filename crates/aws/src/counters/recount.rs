@@ -1,10 +1,11 @@
-//! The operator's recount on DynamoDB, for `audit-log counters check` and `rebuild`: one paginated,
-//! strongly consistent `Scan` that feeds the event items and the counter items it finds into a
+//! The operator's recount on DynamoDB, for `audit-log counters check` and `rebuild`: paginated,
+//! strongly consistent `Scan`s of the events table and then of the counters table, which feed the
+//! event items and the counter items they find into a
 //! domain [`Recount`], and absolute writes of counters (`BatchWriteItem`, 25 a call, a few calls
 //! in flight, `UnprocessedItems` retried under the shared backoff).
 //!
-//! One scan reads both kinds of item, so a table is read once however many tenants it holds. The
-//! filter only trims what comes back: DynamoDB bills a Scan for every item it reads.
+//! Each table is read once however many tenants it holds. The filter only trims what comes back:
+//! DynamoDB bills a Scan for every item it reads.
 
 use std::time::{Duration, Instant};
 
@@ -53,15 +54,33 @@ impl DynamoCounters {
     /// `progress` after every page.
     pub async fn recount(
         &self,
+        events_table: &str,
         tenant: Option<&Tenant>,
         mut progress: impl FnMut(&ScanProgress),
     ) -> Result<(Recount, ScanProgress), StoreError> {
         let mut recount = Recount::new(tenant.cloned());
         let mut done = ScanProgress::default();
+        // The events first, then the counters table (`self.table`).
+        for table in [events_table, self.table.as_ref()] {
+            self.scan_into(table, tenant, &mut recount, &mut done, &mut progress)
+                .await?;
+        }
+        Ok((recount, done))
+    }
+
+    /// Scans one table to its end into `recount`.
+    async fn scan_into(
+        &self,
+        table: &str,
+        tenant: Option<&Tenant>,
+        recount: &mut Recount,
+        done: &mut ScanProgress,
+        progress: &mut impl FnMut(&ScanProgress),
+    ) -> Result<(), StoreError> {
         let mut start: Option<Item> = None;
         loop {
             let output = self
-                .recount_scan(tenant)
+                .recount_scan(table, tenant)
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
@@ -69,25 +88,25 @@ impl DynamoCounters {
             done.requests += 1;
             done.scanned += output.scanned_count.max(0) as u64;
             for item in output.items.unwrap_or_default() {
-                take(&mut recount, item)?;
+                take(recount, item)?;
             }
             done.events = recount.events();
             done.counters = recount.stored_counters();
-            progress(&done);
+            progress(done);
             match output.last_evaluated_key {
                 Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok((recount, done)),
+                _ => return Ok(()),
             }
         }
     }
 
     /// A Scan that returns event items and counter items (of one tenant, or of all), and nothing
     /// else: not the catalogue, keys or checkpoints.
-    fn recount_scan(&self, tenant: Option<&Tenant>) -> ScanFluentBuilder {
+    fn recount_scan(&self, table: &str, tenant: Option<&Tenant>) -> ScanFluentBuilder {
         let scan = self
             .client
             .scan()
-            .table_name(self.table.as_ref())
+            .table_name(table)
             // A counter the count function just wrote is seen as written.
             .consistent_read(true)
             .expression_attribute_names("#pk", "pk")

@@ -16,7 +16,7 @@ use audit_domain::{time, Event, EventId, Tenant};
 use audit_infra::{self as infra, InfraSpec, ResourceNames};
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::{cli, endpoint};
+use crate::{cli_with_counters, endpoint};
 
 const SHOWN: usize = 20;
 
@@ -71,8 +71,8 @@ fn brute_force(events: &[(&str, &str, &str, Option<u64>)]) -> BTreeMap<(String, 
     counts
 }
 
-fn run(table: &str, args: &[&str]) -> (Option<i32>, String, String) {
-    let output = cli(table, args);
+fn run(table: &str, counters_table: &str, args: &[&str]) -> (Option<i32>, String, String) {
+    let output = cli_with_counters(table, counters_table, args);
     (
         output.status.code(),
         String::from_utf8(output.stdout).unwrap(),
@@ -151,6 +151,7 @@ async fn check_finds_what_rebuild_repairs_and_names_a_corrupted_counter() {
     .await
     .expect("the emulator answers on AWS_ENDPOINT_URL");
     let table = created.table.as_str();
+    let counters_table = created.counters_table.as_str();
 
     // The events and their catalogue names (each once: one batch takes no duplicate keys),
     // through the drain's own store adapter.
@@ -175,14 +176,21 @@ async fn check_finds_what_rebuild_repairs_and_names_a_corrupted_counter() {
     assert!(records.is_empty(), "the emulator kept items unprocessed");
     // A count function's checkpoint, which rebuild must leave alone.
     let seq = "0000000000000000000400000000000000000042";
-    put(&dynamo, table, "CS#count", "shardId-1", ("seq", s(seq))).await;
+    put(
+        &dynamo,
+        counters_table,
+        "CS#count",
+        "shardId-1",
+        ("seq", s(seq)),
+    )
+    .await;
 
     let expected = brute_force(EVENTS);
     let n = expected.len();
     assert!(n > SHOWN, "enough counters to show the bound");
 
     // No count function ran: every counter is missing.
-    let (code, out, err) = run(table, &["counters", "check"]);
+    let (code, out, err) = run(table, counters_table, &["counters", "check"]);
     assert_eq!(code, Some(1), "{out}{err}");
     assert!(out.contains(&format!("{} events", EVENTS.len())), "{out}");
     assert!(
@@ -203,28 +211,28 @@ async fn check_finds_what_rebuild_repairs_and_names_a_corrupted_counter() {
     assert!(out.contains("  C#acme T: stored 0, expected 5\n"), "{out}");
 
     // Without --yes and without a terminal, rebuild refuses and writes nothing.
-    let (code, _, err) = run(table, &["counters", "rebuild"]);
+    let (code, _, err) = run(table, counters_table, &["counters", "rebuild"]);
     assert_eq!(code, Some(1));
     assert!(err.contains("--yes"), "{err}");
-    assert!(stored_counters(&dynamo, table).await.is_empty());
+    assert!(stored_counters(&dynamo, counters_table).await.is_empty());
 
-    let (code, out, err) = run(table, &["counters", "rebuild", "--yes"]);
+    let (code, out, err) = run(table, counters_table, &["counters", "rebuild", "--yes"]);
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(
         out.contains(&format!("rebuilt: {n} counters set, 0 deleted")),
         "{out}"
     );
-    let stored = stored_counters(&dynamo, table).await;
+    let stored = stored_counters(&dynamo, counters_table).await;
     assert_eq!(stored, expected);
     // The read side sees the same numbers through its own helpers.
-    let counters = DynamoCounters::new(dynamo.clone(), table);
+    let counters = DynamoCounters::new(dynamo.clone(), counters_table);
     assert_eq!(
         counters.get_total("C#acme#user.login").await.unwrap().sum,
         3
     );
     let checkpoint = dynamo
         .get_item()
-        .table_name(table)
+        .table_name(counters_table)
         .key("pk", s("CS#count"))
         .key("sk", s("shardId-1"))
         .send()
@@ -234,20 +242,20 @@ async fn check_finds_what_rebuild_repairs_and_names_a_corrupted_counter() {
         .unwrap();
     assert_eq!(checkpoint["seq"].as_s().unwrap(), seq);
 
-    let (code, out, _) = run(table, &["counters", "check"]);
+    let (code, out, _) = run(table, counters_table, &["counters", "check"]);
     assert_eq!(code, Some(0), "{out}");
     assert!(
         out.ends_with(&format!("compared {n} counters: all agree\n")),
         "{out}"
     );
     // Twice is harmless: nothing left to write.
-    let (code, out, _) = run(table, &["counters", "rebuild", "--yes"]);
+    let (code, out, _) = run(table, counters_table, &["counters", "rebuild", "--yes"]);
     assert_eq!(
         (code, out.ends_with("nothing to write\n")),
         (Some(0), true),
         "{out}"
     );
-    assert_eq!(stored_counters(&dynamo, table).await, expected);
+    assert_eq!(stored_counters(&dynamo, counters_table).await, expected);
 
     // Corrupt acme's counters three ways: doubled, lost, and one for a name with no events.
     let doubled = ("C#acme#user.login", "H#2026-11-30T02");
@@ -256,7 +264,7 @@ async fn check_finds_what_rebuild_repairs_and_names_a_corrupted_counter() {
     let n_of = |v: i64| ("n", AttributeValue::N(v.to_string()));
     put(
         &dynamo,
-        table,
+        counters_table,
         doubled.0,
         doubled.1,
         n_of(2 * right(doubled.0, doubled.1)),
@@ -264,17 +272,17 @@ async fn check_finds_what_rebuild_repairs_and_names_a_corrupted_counter() {
     .await;
     dynamo
         .delete_item()
-        .table_name(table)
+        .table_name(counters_table)
         .key("pk", s(lost.0))
         .key("sk", s(lost.1))
         .send()
         .await
         .unwrap();
-    put(&dynamo, table, "C#acme#ghost", "T", n_of(4)).await;
+    put(&dynamo, counters_table, "C#acme#ghost", "T", n_of(4)).await;
     // A counter left at 0 by a removal is agreement.
-    put(&dynamo, table, "C#acme#gone", "T", n_of(0)).await;
+    put(&dynamo, counters_table, "C#acme#gone", "T", n_of(0)).await;
 
-    let (code, out, _) = run(table, &["counters", "check"]);
+    let (code, out, _) = run(table, counters_table, &["counters", "check"]);
     assert_eq!(code, Some(1), "{out}");
     assert!(
         out.contains(&format!("compared {} counters: 3 differ\n", n + 2)),
@@ -301,24 +309,40 @@ async fn check_finds_what_rebuild_repairs_and_names_a_corrupted_counter() {
     assert!(!out.contains("gone"), "{out}");
     assert!(!out.contains("more"), "{out}");
     // The other tenant's counters are right, and --tenant looks at them alone.
-    let (code, out, _) = run(table, &["counters", "check", "--tenant", "other"]);
+    let (code, out, _) = run(
+        table,
+        counters_table,
+        &["counters", "check", "--tenant", "other"],
+    );
     assert_eq!(code, Some(0), "{out}");
     assert!(
         out.contains("1 event and 6 counter items of tenant other"),
         "{out}"
     );
     assert_eq!(
-        run(table, &["counters", "check", "--tenant", "acme"]).0,
+        run(
+            table,
+            counters_table,
+            &["counters", "check", "--tenant", "acme"]
+        )
+        .0,
         Some(1)
     );
 
-    let (code, out, _) = run(table, &["counters", "rebuild", "--tenant", "acme", "--yes"]);
+    let (code, out, _) = run(
+        table,
+        counters_table,
+        &["counters", "rebuild", "--tenant", "acme", "--yes"],
+    );
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("rebuilt: 2 counters set, 1 deleted"), "{out}");
     let mut repaired = expected.clone();
     repaired.insert(("C#acme#gone".to_owned(), "T".to_owned()), 0);
-    assert_eq!(stored_counters(&dynamo, table).await, repaired);
-    assert_eq!(run(table, &["counters", "check"]).0, Some(0));
+    assert_eq!(stored_counters(&dynamo, counters_table).await, repaired);
+    assert_eq!(
+        run(table, counters_table, &["counters", "check"]).0,
+        Some(0)
+    );
 
     infra::remove(&dynamo, &sqs, &created).await;
 }

@@ -11,9 +11,15 @@ pub use audit_infra::emulator_endpoint as endpoint;
 
 /// Runs `audit-log` with `args` on `table`, as an operator would under `make`.
 pub fn cli(table: &str, args: &[&str]) -> Output {
+    cli_with_counters(table, &format!("{table}-counters"), args)
+}
+
+/// `audit-log args` on `table` and the counters table `counters_table`.
+pub fn cli_with_counters(table: &str, counters_table: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_audit-log"))
         .args(args)
         .env("AUDIT_TABLE", table)
+        .env("AUDIT_COUNTERS_TABLE", counters_table)
         .env("AWS_ENDPOINT_URL", endpoint())
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
