@@ -4,6 +4,7 @@
 
 mod auth;
 mod common;
+mod counted;
 mod counters;
 mod drain;
 mod faults;
