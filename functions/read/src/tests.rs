@@ -170,9 +170,81 @@ async fn handle_reports_the_cost_it_logs() {
         .handle_metered(request(Method::GET, "/api/read", &[("page_size", "5")]))
         .await;
     assert_eq!(response.status(), 200);
-    // 4 shards x (5 + 1) entries at most, plus 5 items; 4 COUNT queries over all 30 entries.
+    // 4 shards x (5 + 1) entries at most, plus 5 items; the total is the tenant's one counter item.
     assert!(cost.items_read <= 4 * 6 + 5, "{cost:?}");
+    assert_eq!((cost.count_requests, cost.count_items_read), (1, 1));
+
+    // A range inside one minute is counted on the index: 4 shards, the 30 entries in it.
+    let (response, cost) = h
+        .handle_metered(request(
+            Method::GET,
+            "/api/read",
+            &[
+                ("from", "2024-01-01T00:00:00Z"),
+                ("to", "2024-01-01T00:00:30Z"),
+            ],
+        ))
+        .await;
+    assert_eq!(response.status(), 200);
     assert_eq!((cost.count_requests, cost.count_items_read), (4, 30));
+}
+
+#[tokio::test]
+async fn stats_answers_every_bucket_of_the_range_and_refuses_too_many() {
+    let events: Vec<Event> = [
+        "2024-01-01T00:00:10Z",
+        "2024-01-01T00:00:50Z",
+        "2024-01-01T00:02:00Z",
+    ]
+    .iter()
+    .map(|at| stored("a", at))
+    .collect();
+    let h = handler(&events);
+    let query = [
+        ("interval", "minute"),
+        ("from", "2024-01-01T00:00:00Z"),
+        ("to", "2024-01-01T00:03:00Z"),
+    ];
+    let (status, body) = call(&h, request(Method::GET, "/api/stats", &query)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        json!({"interval": "minute", "total": 3, "buckets": [
+            {"start": "2024-01-01T00:00:00Z", "count": 2},
+            {"start": "2024-01-01T00:01:00Z", "count": 0},
+            {"start": "2024-01-01T00:02:00Z", "count": 1},
+        ]})
+    );
+    let (status, body) = call(
+        &h,
+        request(
+            Method::GET,
+            "/api/stats",
+            &[
+                ("interval", "minute"),
+                ("from", "2024-01-01T00:00:00Z"),
+                ("to", "2024-01-02T00:00:00Z"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(
+        body["error"]["interval"].as_str().unwrap().contains("1000"),
+        "{body}"
+    );
+    let (status, body) = call(
+        &h,
+        request(Method::GET, "/api/stats", &[("interval", "week")]),
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (
+            422,
+            json!({"error": {"interval": "must be one of minute, hour, day"}})
+        )
+    );
 }
 
 #[tokio::test]
