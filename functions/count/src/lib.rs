@@ -151,7 +151,7 @@ impl<S: CounterStore> Count<S> {
                 shard = %shard,
                 from = %first,
                 unapplied = report.unapplied,
-                error = %error_chain(&error),
+                error = %audit_telemetry::error_chain(&error),
                 "counting failed, leaving the rest for redelivery"
             );
             let mut failure = DynamoDbBatchItemFailure::default();
@@ -293,18 +293,6 @@ fn image(item: serde_dynamo::Item, event_id: &str) -> Option<EventImage> {
             None
         }
     }
-}
-
-/// An error and its sources on one line, each said once.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]
