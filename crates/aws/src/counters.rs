@@ -40,7 +40,7 @@ const RETRYABLE_REASONS: &[&str] = &[
     "RequestLimitExceeded",
 ];
 
-/// Counters and checkpoints in the events table. Cheap to clone.
+/// Counters and checkpoints in the counters table. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct DynamoCounters {
     client: Client,

@@ -253,13 +253,12 @@ impl StatsQuery {
         let get = |name: &str| map.get(name).map(String::as_str);
         let mut errors = FieldErrors::new();
         let filters = parse_filters(&get, &mut errors);
-        let interval = match Interval::parse(get("interval")) {
-            Ok(interval) => interval,
-            Err(message) => {
-                errors.add("interval", message);
-                Interval::default()
-            }
-        };
+        let interval = field(
+            &mut errors,
+            "interval",
+            Some(Interval::parse(get("interval"))),
+        )
+        .unwrap_or_default();
         errors.into_result(|| StatsQuery { filters, interval })
     }
 }

@@ -49,8 +49,7 @@ impl stream::StreamHandler for Count<DynamoCounters> {
     ) -> Pin<Box<dyn Future<Output = Result<Vec<String>, stream::BoxError>> + Send + '_>> {
         Box::pin(async move {
             let invocation: Invocation = serde_json::from_value(payload)?;
-            let shard = invocation.shard()?;
-            let (response, _) = Count::handle(self, &shard, invocation.records).await?;
+            let (response, _) = self.invoke(invocation).await?;
             Ok(response
                 .batch_item_failures
                 .into_iter()
@@ -89,8 +88,6 @@ pub struct Running {
     pub routes: Arc<gateway::Routes>,
     /// The drain the poller feeds, likewise.
     pub drain: Arc<Drain<DynamoStore>>,
-    /// The count function the stream poller feeds.
-    pub count: Arc<Count<DynamoCounters>>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -204,7 +201,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         streams: aws_sdk_dynamodbstreams::Client::new(&sdk),
         table: created.table.clone(),
         region: region.clone(),
-        handler: count.clone(),
+        handler: count,
         batch_size: STREAM_BATCH_SIZE,
         idle: STREAM_IDLE,
     };
@@ -228,7 +225,6 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         counters_table: created.counters_table,
         routes,
         drain,
-        count,
         stop,
         tasks: vec![http_task, poll_task, stream_task],
     })

@@ -115,6 +115,15 @@ impl<S: CounterStore> Count<S> {
         &self.store
     }
 
+    /// Counts one invocation: the shard it names, and its records.
+    pub async fn invoke(
+        &self,
+        invocation: Invocation,
+    ) -> Result<(DynamoDbEventResponse, CountReport), CountError> {
+        let shard = invocation.shard()?;
+        self.handle(&shard, invocation.records).await
+    }
+
     /// Counts one batch of one shard's records.
     pub async fn handle(
         &self,
@@ -183,8 +192,7 @@ impl<S: CounterStore> Count<S> {
         let Some(first) = changes.first() else {
             return Ok(());
         };
-        // Most batches that count nothing are the stream records of this function's own writes:
-        // they need no checkpoint read.
+        // A batch that counts nothing (catalogue and key writes only) needs no checkpoint read.
         if changes.iter().all(|c| c.deltas.is_empty()) {
             return Ok(());
         }

@@ -16,9 +16,7 @@ async fn main() -> Result<(), Error> {
     let count = &count;
     run(service_fn(
         move |event: LambdaEvent<Invocation>| async move {
-            let invocation = event.payload;
-            let shard = invocation.shard()?;
-            let (response, _) = count.handle(&shard, invocation.records).await?;
+            let (response, _) = count.invoke(event.payload).await?;
             Ok::<TimeWindowEventResponse, Error>(windowed_response(response))
         },
     ))

@@ -106,6 +106,23 @@ impl Scope {
     }
 }
 
+/// The `by_customer` query of one customer's partition over `range`.
+fn customer_query(
+    partition: &str,
+    name_prefix: &Option<String>,
+    range: KeyRange,
+    limit: Option<usize>,
+) -> IndexQuery {
+    IndexQuery {
+        index: Index::ByCustomer,
+        partition: partition.to_owned(),
+        range,
+        direction: Direction::Asc,
+        limit,
+        name_prefix: name_prefix.clone(),
+    }
+}
+
 type Job<'a, T> = BoxFuture<'a, Result<T, StoreError>>;
 
 /// Runs the jobs, `FAN_OUT` at a time, keeping their order.
@@ -256,14 +273,7 @@ pub(crate) async fn total<R: IndexReader + CounterReader>(
             partition,
             name_prefix,
         } => {
-            let query = IndexQuery {
-                index: Index::ByCustomer,
-                partition: partition.clone(),
-                range: filter_range(filters),
-                direction: Direction::Asc,
-                limit: None,
-                name_prefix: name_prefix.clone(),
-            };
+            let query = customer_query(partition, name_prefix, filter_range(filters), None);
             if query.range.is_empty() {
                 return Ok(0);
             }
@@ -326,7 +336,7 @@ impl Series {
 
 /// How far back a series reaches when `from` is not given: a day of hours, an hour of minutes, 30
 /// days of days.
-pub fn default_span_us(interval: Interval) -> i64 {
+fn default_span_us(interval: Interval) -> i64 {
     match interval {
         Interval::Minute => 60 * interval.width_us(),
         Interval::Hour => 24 * interval.width_us(),
@@ -336,7 +346,7 @@ pub fn default_span_us(interval: Interval) -> i64 {
 
 /// The range a series covers: `to` defaults to the end of the interval that holds `now`, `from` to
 /// [`default_span_us`] before `to`.
-pub fn series_range(filters: &Filters, interval: Interval, now_us: i64) -> (i64, i64) {
+fn series_range(filters: &Filters, interval: Interval, now_us: i64) -> (i64, i64) {
     let width = interval.width_us();
     let to = micros(&filters.to).unwrap_or_else(|| (now_us.div_euclid(width) + 1) * width);
     let from = micros(&filters.from).unwrap_or(to - default_span_us(interval));
@@ -391,17 +401,16 @@ pub async fn series<R: IndexReader + CounterReader + NameCatalogue>(
             partition,
             name_prefix,
         } => {
-            let query = IndexQuery {
-                index: Index::ByCustomer,
-                partition: partition.clone(),
-                range: KeyRange {
-                    lo: Some(micros_to_fixed(from)),
-                    hi: Some(micros_to_fixed(to)),
-                },
-                direction: Direction::Asc,
-                limit: Some(CUSTOMER_SERIES_LIMIT + 1),
-                name_prefix: name_prefix.clone(),
+            let range = KeyRange {
+                lo: Some(micros_to_fixed(from)),
+                hi: Some(micros_to_fixed(to)),
             };
+            let query = customer_query(
+                partition,
+                name_prefix,
+                range,
+                Some(CUSTOMER_SERIES_LIMIT + 1),
+            );
             let entries = store.query_keys(&query).await?.value.entries;
             if entries.len() > CUSTOMER_SERIES_LIMIT {
                 return Err(too_broad(

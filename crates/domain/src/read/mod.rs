@@ -25,9 +25,7 @@ use crate::layout;
 use crate::ports::{ReadStore, StoreError};
 use crate::query::{ReadQuery, SortKey};
 
-pub use count::{
-    default_span_us, series, series_range, Series, SeriesBucket, CUSTOMER_SERIES_LIMIT,
-};
+pub use count::{series, Series, SeriesBucket, CUSTOMER_SERIES_LIMIT};
 pub use merge::CUSTOMER_NAME_SORT_LIMIT;
 
 /// What every read of one deployment shares.
