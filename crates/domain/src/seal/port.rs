@@ -1,0 +1,150 @@
+//! The log store port: what the seal function reads and writes, and what proofs and `verify` read.
+//! Every write is either conditional (the head, the shard checkpoint, a tile) or of deterministic
+//! content (a lookup), so that a retried or redelivered batch writes the same thing again.
+
+use std::future::Future;
+
+use audit_tlog::{Hash, TileWrite};
+
+use super::head::Head;
+use super::leaf::LeafEntry;
+use crate::counters::{SequenceNumber, ShardId};
+use crate::event::Tenant;
+use crate::ports::StoreError;
+
+/// What became of a conditional write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Swap {
+    Done,
+    /// Nothing was written: the item was no longer as expected.
+    Moved,
+}
+
+/// What became of a tile write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TileOutcome {
+    /// The tile now holds the write's hashes (it may have held them already).
+    Written,
+    /// The tile holds fewer hashes than the write starts at: an earlier claim (another shard's) is
+    /// not written yet. Retry later.
+    Gap,
+}
+
+pub trait LogStore: Send + Sync {
+    /// The seal's checkpoint of a stream shard (strongly consistent).
+    fn checkpoint(
+        &self,
+        shard: &ShardId,
+    ) -> impl Future<Output = Result<Option<SequenceNumber>, StoreError>> + Send;
+
+    /// Moves the shard's checkpoint to `next` if it is still `expected`.
+    fn set_checkpoint(
+        &self,
+        shard: &ShardId,
+        expected: Option<&SequenceNumber>,
+        next: &SequenceNumber,
+    ) -> impl Future<Output = Result<Swap, StoreError>> + Send;
+
+    /// The tenant's head (strongly consistent); `None` before its first leaf.
+    fn head(
+        &self,
+        tenant: &Tenant,
+    ) -> impl Future<Output = Result<Option<Head>, StoreError>> + Send;
+
+    /// Writes `head` if the stored head's version is still `expected` (0: none stored).
+    fn put_head(
+        &self,
+        tenant: &Tenant,
+        expected: u64,
+        head: &Head,
+    ) -> impl Future<Output = Result<Swap, StoreError>> + Send;
+
+    /// Writes the id→leaf lookups (plain puts of deterministic content).
+    fn put_leaves(
+        &self,
+        tenant: &Tenant,
+        entries: &[LeafEntry],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Writes one tile's new hashes at their positions, keeping the ones before them.
+    fn write_tile(
+        &self,
+        tenant: &Tenant,
+        write: &TileWrite,
+    ) -> impl Future<Output = Result<TileOutcome, StoreError>> + Send;
+
+    /// The hashes a tile holds, from position 0; empty when it holds none.
+    fn tile(
+        &self,
+        tenant: &Tenant,
+        level: u8,
+        index: u64,
+    ) -> impl Future<Output = Result<Vec<Hash>, StoreError>> + Send;
+
+    /// Every leaf of one id, oldest first.
+    fn leaves_of(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+    ) -> impl Future<Output = Result<Vec<LeafEntry>, StoreError>> + Send;
+}
+
+impl<S: LogStore> LogStore for &S {
+    fn checkpoint(
+        &self,
+        shard: &ShardId,
+    ) -> impl Future<Output = Result<Option<SequenceNumber>, StoreError>> + Send {
+        (**self).checkpoint(shard)
+    }
+    fn set_checkpoint(
+        &self,
+        shard: &ShardId,
+        expected: Option<&SequenceNumber>,
+        next: &SequenceNumber,
+    ) -> impl Future<Output = Result<Swap, StoreError>> + Send {
+        (**self).set_checkpoint(shard, expected, next)
+    }
+    fn head(
+        &self,
+        tenant: &Tenant,
+    ) -> impl Future<Output = Result<Option<Head>, StoreError>> + Send {
+        (**self).head(tenant)
+    }
+    fn put_head(
+        &self,
+        tenant: &Tenant,
+        expected: u64,
+        head: &Head,
+    ) -> impl Future<Output = Result<Swap, StoreError>> + Send {
+        (**self).put_head(tenant, expected, head)
+    }
+    fn put_leaves(
+        &self,
+        tenant: &Tenant,
+        entries: &[LeafEntry],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).put_leaves(tenant, entries)
+    }
+    fn write_tile(
+        &self,
+        tenant: &Tenant,
+        write: &TileWrite,
+    ) -> impl Future<Output = Result<TileOutcome, StoreError>> + Send {
+        (**self).write_tile(tenant, write)
+    }
+    fn tile(
+        &self,
+        tenant: &Tenant,
+        level: u8,
+        index: u64,
+    ) -> impl Future<Output = Result<Vec<Hash>, StoreError>> + Send {
+        (**self).tile(tenant, level, index)
+    }
+    fn leaves_of(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+    ) -> impl Future<Output = Result<Vec<LeafEntry>, StoreError>> + Send {
+        (**self).leaves_of(tenant, id)
+    }
+}
