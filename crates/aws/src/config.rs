@@ -40,6 +40,13 @@ pub struct Config {
     /// `AUDIT_COUNTERS_TABLE`: the table of the counters the count function keeps, and of its
     /// checkpoints. It is apart from the events table so that counter writes feed no stream.
     pub counters_table: String,
+    /// `AUDIT_LOG_TABLE`: the sealed log's table (heads, tiles, lookups, checkpoints). It is apart
+    /// from the events table so that the seal's writes feed no stream.
+    pub log_table: String,
+    /// `AUDIT_WRITER_KEY`: the key of the writer HMAC the drain stores on each event and the seal
+    /// checks. In AWS it is resolved from an SSM parameter (`WriterKeyParameter`) for those two
+    /// functions only; the default is for local use only.
+    pub writer_key: Secret,
     /// `AUDIT_QUEUE_URL`: the SQS queue the write function enqueues to and the drain consumes.
     pub queue_url: String,
     /// `AUDIT_SHARDS`: how many `by_time` partitions per tenant. Writers and readers must agree, so
@@ -134,6 +141,10 @@ impl Config {
         Ok(Self {
             table: vars.text("AUDIT_TABLE", "audit-log-events"),
             counters_table: vars.text("AUDIT_COUNTERS_TABLE", "audit-log-counters"),
+            log_table: vars.text("AUDIT_LOG_TABLE", "audit-log-log"),
+            writer_key: Secret::new(
+                vars.text("AUDIT_WRITER_KEY", audit_domain::seal::DEV_WRITER_KEY),
+            ),
             queue_url: vars.text(
                 "AUDIT_QUEUE_URL",
                 "http://127.0.0.1:4566/123456789012/audit-log-events",

@@ -7,6 +7,7 @@ pub mod config;
 pub mod counters;
 pub mod endpoint;
 mod error;
+pub mod log;
 pub mod queue;
 pub mod reader;
 pub mod sdk;
@@ -14,6 +15,7 @@ pub mod store;
 
 pub use api_keys::DynamoKeys;
 pub use config::{Config, ConfigError, SdkSettings, Secret};
+pub use log::DynamoLog;
 pub use queue::SqsQueue;
 pub use reader::DynamoReader;
 pub use sdk::{sdk_config, sdk_loader};

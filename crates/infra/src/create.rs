@@ -24,6 +24,7 @@ pub async fn ensure(
 ) -> Result<Created, InfraError> {
     ensure_table(dynamo, &spec.table, &names.table).await?;
     ensure_table(dynamo, &spec.counters_table, &names.counters_table).await?;
+    ensure_table(dynamo, &spec.log_table, &names.log_table).await?;
 
     let dlq = &spec.dead_letter_queue;
     let dlq_attributes = queue_attributes(dlq.visibility_timeout, dlq.message_retention, None);
@@ -48,6 +49,7 @@ pub async fn ensure(
     Ok(Created {
         table: names.table.clone(),
         counters_table: names.counters_table.clone(),
+        log_table: names.log_table.clone(),
         queue_url,
         dead_letter_queue_url,
     })
@@ -225,7 +227,7 @@ pub async fn remove(
     sqs: &aws_sdk_sqs::Client,
     created: &Created,
 ) {
-    for table in [&created.table, &created.counters_table] {
+    for table in [&created.table, &created.counters_table, &created.log_table] {
         let _ = dynamo.delete_table().table_name(table).send().await;
     }
     for url in [&created.queue_url, &created.dead_letter_queue_url] {
@@ -264,6 +266,7 @@ pub async fn describe(
 ) -> Result<InfraSpec, InfraError> {
     let table = describe_table(dynamo, &created.table).await?;
     let counters_table = describe_table(dynamo, &created.counters_table).await?;
+    let log_table = describe_table(dynamo, &created.log_table).await?;
     let (queue, redrive_target) = describe_queue(sqs, &created.queue_url).await?;
     let (dead_letter_queue, _) = describe_queue(sqs, &created.dead_letter_queue_url).await?;
     if let Some(target) = redrive_target {
@@ -276,6 +279,7 @@ pub async fn describe(
     Ok(InfraSpec {
         table,
         counters_table,
+        log_table,
         queue,
         dead_letter_queue,
     })
