@@ -15,13 +15,16 @@ use std::time::Duration;
 
 use anyhow::Context;
 use audit_aws::counters::DynamoCounters;
+use audit_aws::DynamoLog;
 use audit_aws::DynamoReader;
 use audit_aws::{Config, DynamoKeys, DynamoStore, SqsQueue};
 use audit_count::{Count, Invocation};
 use audit_domain::auth::Verifier;
+use audit_domain::seal::WriterKey;
 use audit_drain::Drain;
 use audit_infra::{self as infra, InfraSpec, ResourceNames};
 use audit_read::ReadHandler;
+use audit_seal::Seal;
 use audit_write::WriteHandler;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -59,6 +62,23 @@ impl stream::StreamHandler for Count<DynamoCounters> {
     }
 }
 
+impl stream::StreamHandler for Seal<DynamoLog> {
+    fn handle(
+        &self,
+        payload: serde_json::Value,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<String>, stream::BoxError>> + Send + '_>> {
+        Box::pin(async move {
+            let invocation: audit_seal::Invocation = serde_json::from_value(payload)?;
+            let (response, _) = self.invoke(invocation).await?;
+            Ok(response
+                .batch_item_failures
+                .into_iter()
+                .filter_map(|failure| failure.item_identifier)
+                .collect())
+        })
+    }
+}
+
 impl Handler for WriteHandler<SqsQueue, DynamoKeys> {
     fn call(&self, request: Request) -> Pin<Box<dyn Future<Output = Response<Body>> + Send + '_>> {
         Box::pin(self.handle(request))
@@ -84,6 +104,9 @@ pub struct Running {
     pub dead_letter_queue_url: String,
     pub table: String,
     pub counters_table: String,
+    pub log_table: String,
+    /// The seal function the second stream poller feeds, for tests that read its store.
+    pub seal: Arc<Seal<DynamoLog>>,
     /// The handlers the gateway calls, for tests that invoke them with raw Lambda events.
     pub routes: Arc<gateway::Routes>,
     /// The drain the poller feeds, likewise.
@@ -98,6 +121,7 @@ impl Running {
         infra::Created {
             table: self.table.clone(),
             counters_table: self.counters_table.clone(),
+            log_table: self.log_table.clone(),
             queue_url: self.queue_url.clone(),
             dead_letter_queue_url: self.dead_letter_queue_url.clone(),
         }
@@ -123,6 +147,7 @@ pub fn resource_names(config: &Config) -> ResourceNames {
     ResourceNames {
         table: config.table.clone(),
         counters_table: config.counters_table.clone(),
+        log_table: config.log_table.clone(),
         dead_letter_queue: format!("{queue}-dlq"),
         queue,
     }
@@ -142,6 +167,8 @@ pub async fn bootstrap(
 
 /// Records per stream batch, as the template's `CountBatchSize` default.
 pub const STREAM_BATCH_SIZE: i32 = 1000;
+/// Records per seal batch, as the template's `SealBatchSize` default.
+pub const SEAL_BATCH_SIZE: i32 = 100;
 /// The stream poller's pause after a poll that found nothing: what bounds the counters' lag here.
 pub const STREAM_IDLE: Duration = Duration::from_millis(250);
 
@@ -184,10 +211,13 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     })?;
     let addr = listener.local_addr()?;
     let http_task = tokio::spawn(accept(listener, routes.clone(), stopped.clone()));
-    let drain = Arc::new(Drain::new(
-        DynamoStore::new(dynamo.clone(), &created.table),
-        config.shards,
-    ));
+    let drain = Arc::new(
+        Drain::new(
+            DynamoStore::new(dynamo.clone(), &created.table),
+            config.shards,
+        )
+        .with_writer_key(WriterKey::new(config.writer_key.expose())),
+    );
     let count = Arc::new(Count::new(DynamoCounters::new(
         dynamo.clone(),
         &created.counters_table,
@@ -197,7 +227,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         .map(|r| r.to_string())
         .unwrap_or_else(|| "us-east-1".into());
     let stream_poller = stream::StreamPoller {
-        dynamo,
+        dynamo: dynamo.clone(),
         streams: aws_sdk_dynamodbstreams::Client::new(&sdk),
         table: created.table.clone(),
         region: region.clone(),
@@ -206,6 +236,21 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         idle: STREAM_IDLE,
     };
     let stream_task = tokio::spawn(stream_poller.run(stopped.clone()));
+    // The seal function's own mapping on the same stream: its own positions, as in AWS.
+    let seal = Arc::new(Seal::new(
+        DynamoLog::new(dynamo.clone(), &created.log_table),
+        WriterKey::new(config.writer_key.expose()),
+    ));
+    let seal_poller = stream::StreamPoller {
+        dynamo: dynamo.clone(),
+        streams: aws_sdk_dynamodbstreams::Client::new(&sdk),
+        table: created.table.clone(),
+        region: region.clone(),
+        handler: seal.clone(),
+        batch_size: SEAL_BATCH_SIZE,
+        idle: STREAM_IDLE,
+    };
+    let seal_task = tokio::spawn(seal_poller.run(stopped.clone()));
 
     let poller = poller::Poller {
         sqs,
@@ -223,10 +268,12 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         dead_letter_queue_url: created.dead_letter_queue_url,
         table: created.table,
         counters_table: created.counters_table,
+        log_table: created.log_table,
+        seal,
         routes,
         drain,
         stop,
-        tasks: vec![http_task, poll_task, stream_task],
+        tasks: vec![http_task, poll_task, stream_task, seal_task],
     })
 }
 

@@ -11,6 +11,7 @@
 //!
 //! The hashing itself (leaves, tiles, proofs, checkpoints) is `audit_tlog`.
 
+pub mod audit;
 pub mod head;
 pub mod items;
 pub mod leaf;

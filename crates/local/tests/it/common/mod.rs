@@ -37,6 +37,7 @@ pub fn test_config() -> Config {
     let names = audit_infra::ResourceNames::unique("local");
     config.table = names.table;
     config.counters_table = names.counters_table;
+    config.log_table = names.log_table;
     config.queue_url = format!("{}/123456789012/{}", endpoint(), names.queue);
     config
 }
