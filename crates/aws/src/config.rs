@@ -47,6 +47,14 @@ pub struct Config {
     /// checks. In AWS it is resolved from an SSM parameter (`WriterKeyParameter`) for those two
     /// functions only; the default is for local use only.
     pub writer_key: Secret,
+    /// `AUDIT_SIGNING_KEY`: the asymmetric KMS key (`ECC_NIST_P256`) that signs checkpoints: an id,
+    /// an ARN or `alias/<name>`. Bootstrap creates the local default.
+    pub signing_key: String,
+    /// `AUDIT_LOG_ORIGIN`: the prefix of each log's origin line, `<prefix>/<tenant>`.
+    pub log_origin: String,
+    /// `AUDIT_SEAL_INTERVAL_SECONDS` (default 60): the least time between two checkpoints of one
+    /// tenant's growing log.
+    pub seal_interval: Duration,
     /// `AUDIT_QUEUE_URL`: the SQS queue the write function enqueues to and the drain consumes.
     pub queue_url: String,
     /// `AUDIT_SHARDS`: how many `by_time` partitions per tenant. Writers and readers must agree, so
@@ -145,6 +153,13 @@ impl Config {
             writer_key: Secret::new(
                 vars.text("AUDIT_WRITER_KEY", audit_domain::seal::DEV_WRITER_KEY),
             ),
+            signing_key: vars.text("AUDIT_SIGNING_KEY", "alias/audit-log-checkpoints"),
+            log_origin: vars.text("AUDIT_LOG_ORIGIN", "audit-log"),
+            seal_interval: Duration::from_secs(vars.number(
+                "AUDIT_SEAL_INTERVAL_SECONDS",
+                60,
+                0,
+            )?),
             queue_url: vars.text(
                 "AUDIT_QUEUE_URL",
                 "http://127.0.0.1:4566/123456789012/audit-log-events",

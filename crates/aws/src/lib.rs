@@ -11,6 +11,7 @@ pub mod log;
 pub mod queue;
 pub mod reader;
 pub mod sdk;
+pub mod signer;
 pub mod store;
 
 pub use api_keys::DynamoKeys;
@@ -19,4 +20,5 @@ pub use log::DynamoLog;
 pub use queue::SqsQueue;
 pub use reader::DynamoReader;
 pub use sdk::{sdk_config, sdk_loader};
+pub use signer::KmsSigner;
 pub use store::DynamoStore;

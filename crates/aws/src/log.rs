@@ -10,7 +10,9 @@ use std::time::Duration;
 use audit_domain::counters::{SequenceNumber, ShardId};
 use audit_domain::ports::StoreError;
 use audit_domain::seal::items::{self, Splice};
-use audit_domain::seal::{Attr, Head, Item, LeafEntry, LogStore, Swap, TileOutcome, WriteMeter};
+use audit_domain::seal::{
+    Attr, CheckpointStore, Head, Item, LeafEntry, LogStore, Signed, Swap, TileOutcome, WriteMeter,
+};
 use audit_domain::Tenant;
 use audit_tlog::{Hash, TileWrite};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
@@ -292,8 +294,14 @@ impl LogStore for DynamoLog {
         } else {
             Condition::equals("v = :v", ":v", AttributeValue::N(expected.to_string()))
         };
-        self.put(&items::head_item(tenant, head), Some(condition))
-            .await
+        let swapped = self
+            .put(&items::head_item(tenant, head), Some(condition))
+            .await?;
+        if swapped == Swap::Done && expected == 0 {
+            // The tenant's first head: list the tenant for the checkpoint schedule.
+            self.put(&items::tenant_item(tenant), None).await?;
+        }
+        Ok(swapped)
     }
 
     async fn put_leaves(&self, tenant: &Tenant, entries: &[LeafEntry]) -> Result<(), StoreError> {
@@ -365,5 +373,54 @@ impl LogStore for DynamoLog {
     async fn leaves_of(&self, tenant: &Tenant, id: &str) -> Result<Vec<LeafEntry>, StoreError> {
         let found = self.query(&items::lookup_pk(tenant, id)).await?;
         Ok(found.iter().filter_map(items::parse_lookup).collect())
+    }
+}
+
+impl CheckpointStore for DynamoLog {
+    async fn tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+        let found = self.query(items::TENANTS_PK).await?;
+        Ok(found
+            .iter()
+            .filter_map(|i| Tenant::parse(i.s("sk")?).ok())
+            .collect())
+    }
+
+    async fn latest_signed(&self, tenant: &Tenant) -> Result<Option<Signed>, StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(self.table.as_ref())
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(items::signed_pk(tenant)))
+            .scan_index_forward(false)
+            .limit(1)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(store_error("DynamoDB Query"))?;
+        Ok(output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .next()
+            .and_then(|raw| items::parse_signed(&from_raw(raw))))
+    }
+
+    async fn signed(&self, tenant: &Tenant, size: u64) -> Result<Option<Signed>, StoreError> {
+        let item = self
+            .get(&items::signed_pk(tenant), &items::signed_sk(size))
+            .await?;
+        Ok(item.and_then(|i| items::parse_signed(&i)))
+    }
+
+    async fn put_signed(
+        &self,
+        tenant: &Tenant,
+        size: u64,
+        signed: &Signed,
+    ) -> Result<(), StoreError> {
+        self.put(&items::signed_item(tenant, size, signed), None)
+            .await
+            .map(|_| ())
     }
 }

@@ -50,9 +50,37 @@ pub async fn ensure(
         table: names.table.clone(),
         counters_table: names.counters_table.clone(),
         log_table: names.log_table.clone(),
+        signing_key: names.signing_key.clone(),
         queue_url,
         dead_letter_queue_url,
     })
+}
+
+/// The template's `CheckpointKey` on an emulator: an `ECC_NIST_P256` `SIGN_VERIFY` key under
+/// `alias`, created unless the alias already names one.
+pub async fn ensure_signing_key(kms: &aws_sdk_kms::Client, alias: &str) -> Result<(), InfraError> {
+    if kms.describe_key().key_id(alias).send().await.is_ok() {
+        return Ok(());
+    }
+    let key = kms
+        .create_key()
+        .key_spec(aws_sdk_kms::types::KeySpec::EccNistP256)
+        .key_usage(aws_sdk_kms::types::KeyUsageType::SignVerify)
+        .description("audit log checkpoints (local)")
+        .send()
+        .await
+        .map_err(|err| aws_error("CreateKey", err))?;
+    let id = key
+        .key_metadata
+        .map(|m| m.key_id)
+        .ok_or_else(|| unexpected(alias, "CreateKey returned no key"))?;
+    kms.create_alias()
+        .alias_name(alias)
+        .target_key_id(id)
+        .send()
+        .await
+        .map_err(|err| aws_error("CreateAlias", err))?;
+    Ok(())
 }
 
 async fn ensure_table(

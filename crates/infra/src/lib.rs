@@ -7,7 +7,7 @@
 mod create;
 mod template;
 
-pub use create::{describe, ensure, queue_arn, remove};
+pub use create::{describe, ensure, ensure_signing_key, queue_arn, remove};
 
 use std::time::Duration;
 
@@ -75,6 +75,8 @@ pub struct ResourceNames {
     pub table: String,
     pub counters_table: String,
     pub log_table: String,
+    /// The checkpoint signing key's alias, `alias/<name>`.
+    pub signing_key: String,
     pub queue: String,
     pub dead_letter_queue: String,
 }
@@ -95,6 +97,7 @@ impl ResourceNames {
             table: format!("{base}-events"),
             counters_table: format!("{base}-counters"),
             log_table: format!("{base}-log"),
+            signing_key: format!("alias/{base}-checkpoints"),
             queue: format!("{base}-queue"),
             dead_letter_queue: format!("{base}-dlq"),
         }
@@ -107,6 +110,7 @@ pub struct Created {
     pub table: String,
     pub counters_table: String,
     pub log_table: String,
+    pub signing_key: String,
     pub queue_url: String,
     pub dead_letter_queue_url: String,
 }

@@ -17,6 +17,7 @@ use anyhow::Context;
 use audit_aws::counters::DynamoCounters;
 use audit_aws::DynamoLog;
 use audit_aws::DynamoReader;
+use audit_aws::KmsSigner;
 use audit_aws::{Config, DynamoKeys, DynamoStore, SqsQueue};
 use audit_count::{Count, Invocation};
 use audit_domain::auth::Verifier;
@@ -24,6 +25,7 @@ use audit_domain::seal::WriterKey;
 use audit_drain::Drain;
 use audit_infra::{self as infra, InfraSpec, ResourceNames};
 use audit_read::ReadHandler;
+use audit_seal::checkpoint::Checkpointer;
 use audit_seal::Seal;
 use audit_write::WriteHandler;
 use hyper::server::conn::http1;
@@ -105,6 +107,7 @@ pub struct Running {
     pub table: String,
     pub counters_table: String,
     pub log_table: String,
+    pub signing_key: String,
     /// The seal function the second stream poller feeds, for tests that read its store.
     pub seal: Arc<Seal<DynamoLog>>,
     /// The handlers the gateway calls, for tests that invoke them with raw Lambda events.
@@ -122,6 +125,7 @@ impl Running {
             table: self.table.clone(),
             counters_table: self.counters_table.clone(),
             log_table: self.log_table.clone(),
+            signing_key: self.signing_key.clone(),
             queue_url: self.queue_url.clone(),
             dead_letter_queue_url: self.dead_letter_queue_url.clone(),
         }
@@ -148,6 +152,7 @@ pub fn resource_names(config: &Config) -> ResourceNames {
         table: config.table.clone(),
         counters_table: config.counters_table.clone(),
         log_table: config.log_table.clone(),
+        signing_key: config.signing_key.clone(),
         dead_letter_queue: format!("{queue}-dlq"),
         queue,
     }
@@ -162,7 +167,8 @@ pub async fn bootstrap(
 ) -> anyhow::Result<infra::Created> {
     let spec = InfraSpec::from_template(infra::TEMPLATE)?;
     let names = resource_names(config);
-    Ok(infra::ensure(dynamo, sqs, &spec, &names, visibility_timeout).await?)
+    let created = infra::ensure(dynamo, sqs, &spec, &names, visibility_timeout).await?;
+    Ok(created)
 }
 
 /// Records per stream batch, as the template's `CountBatchSize` default.
@@ -190,6 +196,8 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
              (`make dev` starts it)",
         )?;
     let queue_arn = infra::queue_arn(&sqs, &created.queue_url).await?;
+    let kms = audit_aws::endpoint::kms_client(&sdk);
+    infra::ensure_signing_key(&kms, &created.signing_key).await?;
 
     // Each function verifies keys with its own cache, as two Lambda functions would.
     let write = WriteHandler::new(
@@ -251,6 +259,16 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         idle: STREAM_IDLE,
     };
     let seal_task = tokio::spawn(seal_poller.run(stopped.clone()));
+    // The checkpoint schedule: in AWS an EventBridge rule invoking the seal function every minute;
+    // here a ticker calling the same code every `AUDIT_SEAL_INTERVAL_SECONDS` (at least 1 s).
+    let checkpointer = Checkpointer::new(
+        DynamoLog::new(dynamo.clone(), &created.log_table),
+        KmsSigner::new(kms, &created.signing_key),
+        &config.log_origin,
+        config.seal_interval,
+    );
+    let tick = config.seal_interval.max(Duration::from_secs(1));
+    let checkpoint_task = tokio::spawn(checkpoints(checkpointer, tick, stopped.clone()));
 
     let poller = poller::Poller {
         sqs,
@@ -269,12 +287,36 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         table: created.table,
         counters_table: created.counters_table,
         log_table: created.log_table,
+        signing_key: created.signing_key,
         seal,
         routes,
         drain,
         stop,
-        tasks: vec![http_task, poll_task, stream_task, seal_task],
+        tasks: vec![
+            http_task,
+            poll_task,
+            stream_task,
+            seal_task,
+            checkpoint_task,
+        ],
     })
+}
+
+/// Runs the checkpointer every `tick` until `stop`.
+async fn checkpoints(
+    checkpointer: Checkpointer<DynamoLog, KmsSigner>,
+    tick: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        if let Err(error) = checkpointer.run(chrono::Utc::now()).await {
+            tracing::warn!(error = %audit_telemetry::error_chain(&error), "checkpoint run failed");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(tick) => {}
+            _ = stop.changed() => return,
+        }
+    }
 }
 
 async fn accept(

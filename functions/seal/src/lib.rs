@@ -20,6 +20,11 @@
 //! same indexes.
 //!
 //! The shard comes from the tumbling-window payload, as for the count function (see its docs).
+//!
+//! The same function, invoked by its schedule rather than the stream, signs checkpoints
+//! ([`checkpoint`]).
+
+pub mod checkpoint;
 
 use std::collections::{BTreeMap, HashSet};
 

@@ -8,7 +8,8 @@
 //! | tile | `T#<tenant>` | `<level>#<index, 20 digits>` | `h` hashes (binary), `n` count |
 //! | leaf lookup | `L#<tenant>#<id>` | `<leaf index, 20 digits>` | `h` leaf hash, `k` kind, `w` writer |
 //! | shard checkpoint | `SS#seal` | `<shard id>` | `s` sequence number (padded) |
-//! | signed checkpoint | `CP#<tenant>` | `<size, 20 digits>` | `body`, `sig` |
+//! | signed checkpoint | `CP#<tenant>` | `<size, 20 digits>` | `body`, `sig` (base64 DER) |
+//! | tenant with a log | `TN` | `<tenant>` | none |
 //!
 //! A write costs one write unit per started KB of the item (DynamoDB's rule; attribute names count,
 //! a number is about half its digits). None of the seal's writes is transactional.
@@ -28,6 +29,12 @@ use crate::event::Tenant;
 
 pub const HEAD_SK: &str = "H";
 pub const SHARD_CHECKPOINT_PK: &str = "SS#seal";
+/// The partition listing every tenant with a log (one item per tenant, written with its first head).
+pub const TENANTS_PK: &str = "TN";
+
+pub fn tenant_item(tenant: &Tenant) -> Item {
+    Item::keyed(TENANTS_PK.to_owned(), tenant.as_str().to_owned())
+}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Attr {
@@ -267,10 +274,17 @@ pub fn parse_head(item: &Item) -> Option<Head> {
 }
 
 /// A signed checkpoint as stored: its body and base64 DER signature.
-pub fn signed_item(tenant: &Tenant, size: u64, body: &str, signature: &[u8]) -> Item {
+pub fn signed_item(tenant: &Tenant, size: u64, signed: &super::Signed) -> Item {
     Item::keyed(signed_pk(tenant), signed_sk(size))
-        .with("body", Attr::S(body.to_owned()))
-        .with("sig", Attr::S(STANDARD.encode(signature)))
+        .with("body", Attr::S(signed.body.clone()))
+        .with("sig", Attr::S(STANDARD.encode(&signed.signature)))
+}
+
+pub fn parse_signed(item: &Item) -> Option<super::Signed> {
+    Some(super::Signed {
+        body: item.s("body")?.to_owned(),
+        signature: STANDARD.decode(item.s("sig")?).ok()?,
+    })
 }
 
 #[cfg(test)]

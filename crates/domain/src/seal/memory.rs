@@ -9,7 +9,7 @@ use audit_tlog::{Hash, TileWrite};
 use super::head::Head;
 use super::items::{self, Item, Splice, WriteMeter};
 use super::leaf::LeafEntry;
-use super::port::{LogStore, Swap, TileOutcome};
+use super::port::{CheckpointStore, LogStore, Signed, Signer, Swap, TileOutcome};
 use crate::counters::{SequenceNumber, ShardId};
 use crate::event::Tenant;
 use crate::ports::StoreError;
@@ -126,6 +126,9 @@ impl LogStore for MemoryLog {
         if stored != expected {
             return Ok(Swap::Moved);
         }
+        if expected == 0 {
+            self.put(items::tenant_item(tenant));
+        }
         self.put(items::head_item(tenant, head));
         Ok(Swap::Done)
     }
@@ -180,5 +183,59 @@ impl LogStore for MemoryLog {
             .collect();
         leaves.sort_by_key(|l| l.index);
         Ok(leaves)
+    }
+}
+
+impl CheckpointStore for MemoryLog {
+    async fn tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+        Ok(self
+            .items()
+            .iter()
+            .filter(|i| i.s("pk") == Some(items::TENANTS_PK))
+            .filter_map(|i| Tenant::parse(i.s("sk")?).ok())
+            .collect())
+    }
+
+    async fn latest_signed(&self, tenant: &Tenant) -> Result<Option<Signed>, StoreError> {
+        let pk = items::signed_pk(tenant);
+        Ok(self
+            .items()
+            .iter()
+            .filter(|i| i.s("pk") == Some(pk.as_str()))
+            .next_back()
+            .and_then(items::parse_signed))
+    }
+
+    async fn signed(&self, tenant: &Tenant, size: u64) -> Result<Option<Signed>, StoreError> {
+        Ok(self
+            .get(&items::signed_pk(tenant), &items::signed_sk(size))
+            .and_then(|i| items::parse_signed(&i)))
+    }
+
+    async fn put_signed(
+        &self,
+        tenant: &Tenant,
+        size: u64,
+        signed: &Signed,
+    ) -> Result<(), StoreError> {
+        self.check("put_signed")?;
+        self.put(items::signed_item(tenant, size, signed));
+        Ok(())
+    }
+}
+
+/// A stand-in signer for handler tests: the "signature" is SHA-256 of the message, so a test can
+/// tell which bytes were signed. The KMS adapter is tested against the emulator.
+#[derive(Debug, Default)]
+pub struct DigestSigner;
+
+impl Signer for DigestSigner {
+    async fn sign(&self, message: &[u8]) -> Result<Vec<u8>, StoreError> {
+        use sha2::Digest as _;
+        Ok(sha2::Sha256::digest(message).to_vec())
+    }
+
+    async fn public_key(&self) -> Result<Vec<u8>, StoreError> {
+        Ok(b"digest-signer".to_vec())
     }
 }

@@ -26,5 +26,5 @@ pub use leaf::{
     LeafKind, SealChange, Writer, WriterKey, DEV_WRITER_KEY,
 };
 #[cfg(any(test, feature = "testing"))]
-pub use memory::MemoryLog;
-pub use port::{LogStore, Swap, TileOutcome};
+pub use memory::{DigestSigner, MemoryLog};
+pub use port::{CheckpointStore, LogStore, Signed, Signer, Swap, TileOutcome};

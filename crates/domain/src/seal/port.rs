@@ -30,6 +30,45 @@ pub enum TileOutcome {
     Gap,
 }
 
+/// A signed checkpoint as stored: the C2SP body and the DER ECDSA signature over its bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Signed {
+    pub body: String,
+    pub signature: Vec<u8>,
+}
+
+/// Signs checkpoint bodies (KMS: ECDSA P-256 with SHA-256 over the raw message).
+pub trait Signer: Send + Sync {
+    /// The DER signature of `message`.
+    fn sign(&self, message: &[u8]) -> impl Future<Output = Result<Vec<u8>, StoreError>> + Send;
+    /// The DER SubjectPublicKeyInfo that verifies it.
+    fn public_key(&self) -> impl Future<Output = Result<Vec<u8>, StoreError>> + Send;
+}
+
+/// Where signed checkpoints are kept, and which tenants have a log.
+pub trait CheckpointStore: Send + Sync {
+    /// Every tenant that has a head.
+    fn tenants(&self) -> impl Future<Output = Result<Vec<Tenant>, StoreError>> + Send;
+    /// The checkpoint of the largest size, if any.
+    fn latest_signed(
+        &self,
+        tenant: &Tenant,
+    ) -> impl Future<Output = Result<Option<Signed>, StoreError>> + Send;
+    /// The checkpoint issued at `size`.
+    fn signed(
+        &self,
+        tenant: &Tenant,
+        size: u64,
+    ) -> impl Future<Output = Result<Option<Signed>, StoreError>> + Send;
+    /// Keeps a checkpoint (the latest at its size replaces an earlier one of that size).
+    fn put_signed(
+        &self,
+        tenant: &Tenant,
+        size: u64,
+        signed: &Signed,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
 pub trait LogStore: Send + Sync {
     /// The seal's checkpoint of a stream shard (strongly consistent).
     fn checkpoint(

@@ -77,6 +77,7 @@ impl Aws {
         let created = audit_infra::Created {
             table: config.table.clone(),
             log_table: config.log_table.clone(),
+            signing_key: config.signing_key.clone(),
             counters_table: config.counters_table.clone(),
             queue_url: config.queue_url.clone(),
             dead_letter_queue_url: self.dead_letter_queue(config).await.unwrap_or_default(),

@@ -120,9 +120,27 @@ async fn stored_events_and_their_retries_are_sealed_once_each_version() {
     assert_eq!(check_events(&versions, &snap.leaves), []);
     assert!(snap.leaves.iter().all(|l| l.writer == Writer::Service));
 
+    // The schedule signs a checkpoint of the whole tree, with the KMS key, over the body's bytes.
+    let log = DynamoLog::new(app.dynamo.clone(), &app.config.log_table);
+    let signed = wait_for_checkpoint(&log, 32, Duration::from_secs(30)).await;
+    let checkpoint = audit_tlog::Checkpoint::parse(&signed.body).unwrap();
+    assert_eq!(checkpoint.size().get(), 32);
+    assert_eq!(*checkpoint.root(), audit_tlog::mth(&hashes));
+    assert_eq!(checkpoint.origin().as_str(), "audit-log/default");
+    let kms = audit_aws::KmsSigner::from_sdk(&crate::common::sdk().await, &app.config.signing_key);
+    let public_key = audit_domain::seal::Signer::public_key(&kms).await.unwrap();
+    assert!(verifies(
+        &public_key,
+        signed.body.as_bytes(),
+        &signed.signature
+    ));
+    let mut forged = signed.body.clone().into_bytes();
+    let at = forged.len() - 3;
+    forged[at] ^= 1;
+    assert!(!verifies(&public_key, &forged, &signed.signature));
+
     // A whole redelivery of the stream: a second seal mapping reads it from the trim horizon. The
     // checkpoint and claims make it write nothing.
-    let log = DynamoLog::new(app.dynamo.clone(), &app.config.log_table);
     let counting = Arc::new(Counting {
         seal: Seal::new(log.clone(), WriterKey::development()),
         records: AtomicUsize::new(0),
@@ -149,6 +167,36 @@ async fn stored_events_and_their_retries_are_sealed_once_each_version() {
     assert_eq!(log.meter().writes(), 0, "a redelivery writes nothing");
     let again = snapshot(&log, &Tenant::default()).await;
     assert_eq!(again.head, snap.head);
+}
+
+/// Whether `signature` (DER) is a valid ECDSA P-256 SHA-256 signature of `message` by the key in
+/// `public_key` (DER SubjectPublicKeyInfo), as a client checks it.
+pub fn verifies(public_key: &[u8], message: &[u8], signature: &[u8]) -> bool {
+    use p256::ecdsa::signature::Verifier as _;
+    use p256::pkcs8::DecodePublicKey as _;
+    let Ok(key) = p256::ecdsa::VerifyingKey::from_public_key_der(public_key) else {
+        return false;
+    };
+    let Ok(signature) = p256::ecdsa::Signature::from_der(signature) else {
+        return false;
+    };
+    key.verify(message, &signature).is_ok()
+}
+
+pub async fn wait_for_checkpoint(
+    log: &DynamoLog,
+    size: u64,
+    limit: Duration,
+) -> audit_domain::seal::Signed {
+    use audit_domain::seal::CheckpointStore as _;
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(signed) = log.signed(&Tenant::default(), size).await.unwrap() {
+            return signed;
+        }
+        assert!(Instant::now() < deadline, "no checkpoint of size {size}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// A seal handler that counts the records it was handed.

@@ -38,6 +38,8 @@ pub fn test_config() -> Config {
     config.table = names.table;
     config.counters_table = names.counters_table;
     config.log_table = names.log_table;
+    config.signing_key = names.signing_key;
+    config.seal_interval = std::time::Duration::from_secs(1);
     config.queue_url = format!("{}/123456789012/{}", endpoint(), names.queue);
     config
 }
