@@ -55,6 +55,11 @@ pub struct Config {
     /// `AUDIT_SEAL_INTERVAL_SECONDS` (default 60): the least time between two checkpoints of one
     /// tenant's growing log.
     pub seal_interval: Duration,
+    /// `AUDIT_CHECKPOINT_BUCKET`: the S3 bucket (Object Lock, `COMPLIANCE`) keeping a copy of every
+    /// checkpoint as `checkpoints/<tenant>/<size>`.
+    pub checkpoint_bucket: String,
+    /// `AUDIT_CHECKPOINT_RETENTION_DAYS` (default 365): how long each copy is locked.
+    pub checkpoint_retention_days: u32,
     /// `AUDIT_QUEUE_URL`: the SQS queue the write function enqueues to and the drain consumes.
     pub queue_url: String,
     /// `AUDIT_SHARDS`: how many `by_time` partitions per tenant. Writers and readers must agree, so
@@ -160,6 +165,8 @@ impl Config {
                 60,
                 0,
             )?),
+            checkpoint_bucket: vars.text("AUDIT_CHECKPOINT_BUCKET", "audit-log-checkpoints"),
+            checkpoint_retention_days: vars.number("AUDIT_CHECKPOINT_RETENTION_DAYS", 365, 1)?,
             queue_url: vars.text(
                 "AUDIT_QUEUE_URL",
                 "http://127.0.0.1:4566/123456789012/audit-log-events",

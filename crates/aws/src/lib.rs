@@ -3,6 +3,7 @@
 //! template interpreter and bootstrap) is in `audit-infra`, which no Lambda links.
 
 pub mod api_keys;
+pub mod archive;
 pub mod config;
 pub mod counters;
 pub mod endpoint;
@@ -15,6 +16,7 @@ pub mod signer;
 pub mod store;
 
 pub use api_keys::DynamoKeys;
+pub use archive::S3Archive;
 pub use config::{Config, ConfigError, SdkSettings, Secret};
 pub use log::DynamoLog;
 pub use queue::SqsQueue;

@@ -83,6 +83,24 @@ pub async fn ensure_signing_key(kms: &aws_sdk_kms::Client, alias: &str) -> Resul
     Ok(())
 }
 
+/// The template's `CheckpointBucket` on an emulator: a bucket with Object Lock enabled (so also
+/// versioned), created unless it exists. Each object is locked by its own `COMPLIANCE` retention.
+pub async fn ensure_checkpoint_bucket(
+    s3: &aws_sdk_s3::Client,
+    name: &str,
+) -> Result<(), InfraError> {
+    if s3.head_bucket().bucket(name).send().await.is_ok() {
+        return Ok(());
+    }
+    s3.create_bucket()
+        .bucket(name)
+        .object_lock_enabled_for_bucket(true)
+        .send()
+        .await
+        .map_err(|err| aws_error("CreateBucket", err))?;
+    Ok(())
+}
+
 async fn ensure_table(
     dynamo: &aws_sdk_dynamodb::Client,
     spec: &TableSpec,

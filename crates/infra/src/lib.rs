@@ -7,7 +7,9 @@
 mod create;
 mod template;
 
-pub use create::{describe, ensure, ensure_signing_key, queue_arn, remove};
+pub use create::{
+    describe, ensure, ensure_checkpoint_bucket, ensure_signing_key, queue_arn, remove,
+};
 
 use std::time::Duration;
 

@@ -17,8 +17,8 @@ use anyhow::Context;
 use audit_aws::counters::DynamoCounters;
 use audit_aws::DynamoLog;
 use audit_aws::DynamoReader;
-use audit_aws::KmsSigner;
 use audit_aws::{Config, DynamoKeys, DynamoStore, SqsQueue};
+use audit_aws::{KmsSigner, S3Archive};
 use audit_count::{Count, Invocation};
 use audit_domain::auth::Verifier;
 use audit_domain::seal::WriterKey;
@@ -196,8 +196,8 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
              (`make dev` starts it)",
         )?;
     let queue_arn = infra::queue_arn(&sqs, &created.queue_url).await?;
-    let kms = audit_aws::endpoint::kms_client(&sdk);
-    infra::ensure_signing_key(&kms, &created.signing_key).await?;
+    let s3 = audit_aws::endpoint::s3_client(&sdk);
+    infra::ensure_checkpoint_bucket(&s3, &config.checkpoint_bucket).await?;
 
     // Each function verifies keys with its own cache, as two Lambda functions would.
     let write = WriteHandler::new(
@@ -205,7 +205,9 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         verifier(&config, &dynamo, &created.table),
         config.retention_days,
     );
-    let read = read_handler(&config, &dynamo, &created);
+    let kms = audit_aws::endpoint::kms_client(&sdk);
+    infra::ensure_signing_key(&kms, &created.signing_key).await?;
+    let read = read_handler(&config, &dynamo, &kms, &created);
     let routes = Arc::new(gateway::Routes {
         write: Arc::new(write),
         read,
@@ -264,6 +266,11 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     let checkpointer = Checkpointer::new(
         DynamoLog::new(dynamo.clone(), &created.log_table),
         KmsSigner::new(kms, &created.signing_key),
+        S3Archive::new(
+            s3,
+            &config.checkpoint_bucket,
+            config.checkpoint_retention_days,
+        ),
         &config.log_origin,
         config.seal_interval,
     );
@@ -304,7 +311,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
 
 /// Runs the checkpointer every `tick` until `stop`.
 async fn checkpoints(
-    checkpointer: Checkpointer<DynamoLog, KmsSigner>,
+    checkpointer: Checkpointer<DynamoLog, KmsSigner, S3Archive>,
     tick: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -359,12 +366,20 @@ fn verifier(
 fn read_handler(
     config: &Config,
     dynamo: &aws_sdk_dynamodb::Client,
+    kms: &aws_sdk_kms::Client,
     created: &infra::Created,
 ) -> Arc<dyn Handler> {
     let reader = DynamoReader::new(dynamo.clone(), &created.table, &created.counters_table);
-    Arc::new(ReadHandler::new(
-        reader,
-        audit_read::context(config),
-        verifier(config, dynamo, &created.table),
-    ))
+    let proofs = audit_read::proofs::Proofs::new(
+        DynamoLog::new(dynamo.clone(), &created.log_table),
+        KmsSigner::new(kms.clone(), &created.signing_key),
+    );
+    Arc::new(
+        ReadHandler::new(
+            reader,
+            audit_read::context(config),
+            verifier(config, dynamo, &created.table),
+        )
+        .with_log(Arc::new(proofs)),
+    )
 }

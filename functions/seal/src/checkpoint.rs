@@ -3,13 +3,14 @@
 //! again at least once an hour, so that a reader can see how fresh the latest checkpoint is.
 //!
 //! A checkpoint is signed only once the tiles hold the whole tree: its root is recomputed from the
-//! stored tiles and must equal the head's. A log whose last claim is still being written waits for
+//! stored tiles and must equal the head's. Each is kept in the log table and, first, as an object
+//! under S3 Object Lock (`Archive`). A log whose last claim is still being written waits for
 //! the next run, so every checkpoint has proofs.
 
 use std::time::Duration;
 
 use audit_domain::ports::StoreError;
-use audit_domain::seal::{CheckpointStore, LogStore, Signed, Signer};
+use audit_domain::seal::{Archive, CheckpointStore, LogStore, Signed, Signer};
 use audit_domain::Tenant;
 use audit_tlog::{Checkpoint, Origin, Plan, TileSet, TreeSize};
 use chrono::{DateTime, Utc};
@@ -17,9 +18,10 @@ use chrono::{DateTime, Utc};
 /// A log that did not grow is signed again after this long.
 pub const FRESHNESS: Duration = Duration::from_secs(3600);
 
-pub struct Checkpointer<S, K> {
+pub struct Checkpointer<S, K, A> {
     store: S,
     signer: K,
+    archive: A,
     prefix: String,
     interval: Duration,
 }
@@ -35,12 +37,13 @@ pub struct CheckpointReport {
     pub not_ready: usize,
 }
 
-impl<S: LogStore + CheckpointStore, K: Signer> Checkpointer<S, K> {
+impl<S: LogStore + CheckpointStore, K: Signer, A: Archive> Checkpointer<S, K, A> {
     /// `prefix` starts each origin line, `<prefix>/<tenant>`.
-    pub fn new(store: S, signer: K, prefix: &str, interval: Duration) -> Self {
+    pub fn new(store: S, signer: K, archive: A, prefix: &str, interval: Duration) -> Self {
         Self {
             store,
             signer,
+            archive,
             prefix: prefix.to_owned(),
             interval,
         }
@@ -106,6 +109,8 @@ impl<S: LogStore + CheckpointStore, K: Signer> Checkpointer<S, K> {
         let body = Checkpoint::new(origin, size, head.root(), now).body();
         let signature = self.signer.sign(body.as_bytes()).await?;
         let signed = Signed { body, signature };
+        // The locked copy first: a checkpoint in the table always has one.
+        self.archive.put(tenant, size.get(), &signed).await?;
         self.store.put_signed(tenant, size.get(), &signed).await?;
         Ok(Outcome::Signed(signed))
     }

@@ -2,7 +2,7 @@
 //! its schedule invokes it, signs the checkpoints that are due. The stream mapping sets a tumbling
 //! window, whose payload names the shard (see the lib); a scheduled event has no `Records`.
 
-use audit_aws::{sdk_config, Config, DynamoLog, KmsSigner};
+use audit_aws::{sdk_config, Config, DynamoLog, KmsSigner, S3Archive};
 use audit_domain::seal::WriterKey;
 use audit_seal::checkpoint::Checkpointer;
 use audit_seal::{windowed_response, Invocation, Seal};
@@ -19,6 +19,11 @@ async fn main() -> Result<(), Error> {
     let checkpointer = Checkpointer::new(
         log,
         KmsSigner::from_sdk(&sdk, &config.signing_key),
+        S3Archive::from_sdk(
+            &sdk,
+            &config.checkpoint_bucket,
+            config.checkpoint_retention_days,
+        ),
         &config.log_origin,
         config.seal_interval,
     );

@@ -9,7 +9,7 @@ use audit_tlog::{Hash, TileWrite};
 use super::head::Head;
 use super::items::{self, Item, Splice, WriteMeter};
 use super::leaf::LeafEntry;
-use super::port::{CheckpointStore, LogStore, Signed, Signer, Swap, TileOutcome};
+use super::port::{Archive, CheckpointStore, LogStore, Signed, Signer, Swap, TileOutcome};
 use crate::counters::{SequenceNumber, ShardId};
 use crate::event::Tenant;
 use crate::ports::StoreError;
@@ -237,5 +237,43 @@ impl Signer for DigestSigner {
 
     async fn public_key(&self) -> Result<Vec<u8>, StoreError> {
         Ok(b"digest-signer".to_vec())
+    }
+}
+
+/// The archive in memory: every version of every object, as a versioned bucket keeps them.
+#[derive(Debug, Default)]
+pub struct MemoryArchive {
+    pub objects: Mutex<BTreeMap<(String, u64), Vec<Signed>>>,
+}
+
+impl Archive for MemoryArchive {
+    async fn put(&self, tenant: &Tenant, size: u64, signed: &Signed) -> Result<(), StoreError> {
+        self.objects
+            .lock()
+            .unwrap()
+            .entry((tenant.as_str().to_owned(), size))
+            .or_default()
+            .push(signed.clone());
+        Ok(())
+    }
+
+    async fn get(&self, tenant: &Tenant, size: u64) -> Result<Option<Signed>, StoreError> {
+        Ok(self
+            .objects
+            .lock()
+            .unwrap()
+            .get(&(tenant.as_str().to_owned(), size))
+            .and_then(|v| v.last().cloned()))
+    }
+
+    async fn sizes(&self, tenant: &Tenant) -> Result<Vec<u64>, StoreError> {
+        Ok(self
+            .objects
+            .lock()
+            .unwrap()
+            .keys()
+            .filter(|(t, _)| t == tenant.as_str())
+            .map(|(_, size)| *size)
+            .collect())
     }
 }

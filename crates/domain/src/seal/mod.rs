@@ -26,5 +26,7 @@ pub use leaf::{
     LeafKind, SealChange, Writer, WriterKey, DEV_WRITER_KEY,
 };
 #[cfg(any(test, feature = "testing"))]
-pub use memory::{DigestSigner, MemoryLog};
-pub use port::{CheckpointStore, LogStore, Signed, Signer, Swap, TileOutcome};
+pub use memory::{DigestSigner, MemoryArchive, MemoryLog};
+pub use port::{
+    archive_key, Archive, CheckpointStore, LogStore, Signed, Signer, Swap, TileOutcome,
+};

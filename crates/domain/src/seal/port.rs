@@ -69,6 +69,30 @@ pub trait CheckpointStore: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
+/// The copies of the checkpoints that the table's writers cannot change: S3 under Object Lock,
+/// `checkpoints/<tenant>/<size>`.
+pub trait Archive: Send + Sync {
+    fn put(
+        &self,
+        tenant: &Tenant,
+        size: u64,
+        signed: &Signed,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The copy at `size` (its latest version).
+    fn get(
+        &self,
+        tenant: &Tenant,
+        size: u64,
+    ) -> impl Future<Output = Result<Option<Signed>, StoreError>> + Send;
+    /// The sizes that have a copy.
+    fn sizes(&self, tenant: &Tenant) -> impl Future<Output = Result<Vec<u64>, StoreError>> + Send;
+}
+
+/// The object an archived checkpoint is kept as.
+pub fn archive_key(tenant: &Tenant, size: u64) -> String {
+    format!("checkpoints/{}/{size}", tenant.as_str())
+}
+
 pub trait LogStore: Send + Sync {
     /// The seal's checkpoint of a stream shard (strongly consistent).
     fn checkpoint(

@@ -134,6 +134,35 @@ async fn stored_events_and_their_retries_are_sealed_once_each_version() {
         signed.body.as_bytes(),
         &signed.signature
     ));
+    // Its copy under Object Lock is the same, and cannot be deleted.
+    let sdk = crate::common::sdk().await;
+    let archive = audit_aws::S3Archive::from_sdk(&sdk, &app.config.checkpoint_bucket, 1);
+    use audit_domain::seal::Archive as _;
+    assert_eq!(
+        archive.get(&Tenant::default(), 32).await.unwrap(),
+        Some(signed.clone())
+    );
+    let s3 = audit_aws::endpoint::s3_client(&sdk);
+    let key = audit_domain::seal::archive_key(&Tenant::default(), 32);
+    let head = s3
+        .head_object()
+        .bucket(&app.config.checkpoint_bucket)
+        .key(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        head.object_lock_mode().map(|m| m.as_str()),
+        Some("COMPLIANCE")
+    );
+    let deleted = s3
+        .delete_object()
+        .bucket(&app.config.checkpoint_bucket)
+        .key(&key)
+        .set_version_id(head.version_id().map(str::to_owned))
+        .send()
+        .await;
+    assert!(deleted.is_err(), "a locked version cannot be deleted");
     let mut forged = signed.body.clone().into_bytes();
     let at = forged.len() - 3;
     forged[at] ^= 1;
@@ -222,4 +251,155 @@ impl StreamHandler for Counting {
                 .collect())
         })
     }
+}
+
+fn hashes(value: &Value) -> Vec<audit_tlog::Hash> {
+    value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| audit_tlog::Hash::from_base64(h.as_str().unwrap()).unwrap())
+        .collect()
+}
+
+fn b64(value: &Value) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(value.as_str().unwrap())
+        .unwrap()
+}
+
+async fn get_json(app: &TestApp, path: &str) -> (u16, Value) {
+    let response = app
+        .http
+        .get(format!("{}{path}", app.url))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+/// Waits for a checkpoint of at least `size` through the API.
+async fn api_checkpoint(app: &TestApp, size: u64) -> (Value, audit_tlog::Checkpoint) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = get_json(app, "/api/checkpoint").await;
+        if status == 200 {
+            let checkpoint =
+                audit_tlog::Checkpoint::parse(body["checkpoint"].as_str().unwrap()).unwrap();
+            if checkpoint.size().get() >= size {
+                return (body, checkpoint);
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no checkpoint of {size}: {status} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_client_checks_an_event_against_a_signed_checkpoint_with_the_api_alone() {
+    let app = spawn_app().await;
+    // Before anything is stored: no checkpoint, and an unknown id is a 404.
+    assert_eq!(get_json(&app, "/api/checkpoint").await.0, 404);
+    assert_eq!(
+        get_json(&app, "/api/logs/01M8N395JPG0FQ815FX6Z4NTVH/proof")
+            .await
+            .0,
+        404
+    );
+    let batch: Vec<Value> = (0..12)
+        .map(|i| json!({"event_name": "user.login", "description": format!("event {i}"), "metadata": {"n": i, "x": 1.5}}))
+        .collect();
+    let response = app
+        .post("/api/write/batch", &Value::Array(batch).to_string())
+        .await;
+    assert_eq!(response.status(), 201);
+    let written: Value = response.json().await.unwrap();
+    let id = written["logs"][3]["id"].as_str().unwrap().to_owned();
+    let (first_body, first) = api_checkpoint(&app, 12).await;
+    assert_eq!(first.size().get(), 12);
+    let public_key = b64(&first_body["public_key"]);
+    assert!(verifies(
+        &public_key,
+        first_body["checkpoint"].as_str().unwrap().as_bytes(),
+        &b64(&first_body["signature"])
+    ));
+
+    // The event as the API shows it, its leaf, and its inclusion proof.
+    let (status, shown) = get_json(&app, &format!("/api/logs/{id}")).await;
+    assert_eq!(status, 200);
+    let leaf = audit_tlog::event_leaf(&shown["log"]).unwrap();
+    let (status, proof) = get_json(&app, &format!("/api/logs/{id}/proof")).await;
+    assert_eq!(status, 200, "{proof}");
+    assert_eq!(proof["tree_size"], 12);
+    let version = &proof["versions"][0];
+    assert_eq!(
+        (version["kind"].as_str(), version["writer"].as_str()),
+        (Some("event"), Some("service"))
+    );
+    let index = version["leaf_index"].as_u64().unwrap();
+    let path = hashes(&version["inclusion"]);
+    assert!(
+        path.len() <= 4,
+        "O(log n): {} hashes at 12 leaves",
+        path.len()
+    );
+    audit_tlog::verify_inclusion(&leaf, index, first.size(), &path, first.root()).unwrap();
+    // A wrong index does not verify.
+    assert!(audit_tlog::verify_inclusion(
+        &leaf,
+        (index + 1) % 12,
+        first.size(),
+        &path,
+        first.root()
+    )
+    .is_err());
+
+    // More events: a later checkpoint, consistent with the first.
+    let more: Vec<Value> = (0..9)
+        .map(|i| json!({"event_name": "user.logout", "description": format!("later {i}")}))
+        .collect();
+    assert_eq!(
+        app.post("/api/write/batch", &Value::Array(more).to_string())
+            .await
+            .status(),
+        201
+    );
+    let (_, second) = api_checkpoint(&app, 21).await;
+    let (status, consistency) = get_json(&app, "/api/checkpoint/consistency?from=12&to=21").await;
+    assert_eq!(status, 200, "{consistency}");
+    audit_tlog::verify_consistency(
+        first.size(),
+        second.size(),
+        &hashes(&consistency["proof"]),
+        first.root(),
+        second.root(),
+    )
+    .unwrap();
+    // The first checkpoint is still served by its size, and the proof against it too.
+    let (status, again) = get_json(&app, "/api/checkpoint?size=12").await;
+    assert_eq!(
+        (status, &again["checkpoint"]),
+        (200, &first_body["checkpoint"])
+    );
+    let (status, old) = get_json(&app, &format!("/api/logs/{id}/proof?size=12")).await;
+    assert_eq!((status, old["tree_size"].as_u64()), (200, Some(12)));
+
+    // Bad parameters: 422 keyed by field; a size with no checkpoint: 404.
+    for (path, field) in [
+        ("/api/checkpoint?size=0", "size"),
+        ("/api/checkpoint?size=abc", "size"),
+        ("/api/checkpoint/consistency?to=3", "from"),
+        ("/api/checkpoint/consistency?from=5&to=3", "to"),
+        ("/api/checkpoint/consistency?from=1&to=999", "to"),
+    ] {
+        let (status, body) = get_json(&app, path).await;
+        assert_eq!(status, 422, "{path}: {body}");
+        assert!(body["error"][field].is_string(), "{path}: {body}");
+    }
+    assert_eq!(get_json(&app, "/api/checkpoint?size=13").await.0, 404);
 }

@@ -35,6 +35,10 @@ pub fn test_config() -> Config {
     let mut config = Config::from_lookup(|_| None).unwrap();
     config.auth = audit_domain::auth::AuthMode::Optional;
     let names = audit_infra::ResourceNames::unique("local");
+    config.checkpoint_bucket = names
+        .table
+        .replace("-events", "-checkpoints")
+        .to_lowercase();
     config.table = names.table;
     config.counters_table = names.counters_table;
     config.log_table = names.log_table;
