@@ -424,3 +424,42 @@ impl CheckpointStore for DynamoLog {
             .map(|_| ())
     }
 }
+
+/// Every event item of `tenant` in the events table `table` (a paginated Scan with a filter on
+/// `pk`), for `audit-log verify`. Items that do not parse as events are returned by key in the
+/// second list.
+pub async fn scan_events(
+    client: &Client,
+    table: &str,
+    tenant: &Tenant,
+) -> Result<(Vec<audit_domain::layout::EventRecord>, Vec<String>), StoreError> {
+    let prefix = format!("E#{}#", tenant.as_str());
+    let (mut events, mut unreadable) = (Vec::new(), Vec::new());
+    let mut start: Option<Raw> = None;
+    loop {
+        let output = client
+            .scan()
+            .table_name(table)
+            .filter_expression("begins_with(pk, :p)")
+            .expression_attribute_values(":p", AttributeValue::S(prefix.clone()))
+            .consistent_read(true)
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .map_err(store_error("DynamoDB Scan"))?;
+        for item in output.items.unwrap_or_default() {
+            let pk = match item.get("pk") {
+                Some(AttributeValue::S(pk)) => pk.clone(),
+                _ => String::new(),
+            };
+            match serde_dynamo::from_item(item) {
+                Ok(record) => events.push(record),
+                Err(_) => unreadable.push(pk),
+            }
+        }
+        match output.last_evaluated_key {
+            Some(key) if !key.is_empty() => start = Some(key),
+            _ => return Ok((events, unreadable)),
+        }
+    }
+}
