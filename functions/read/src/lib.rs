@@ -285,7 +285,7 @@ impl<R: ReadStore, K: KeyStore> ReadHandler<R, K> {
 fn size_param(value: Option<&str>, field: &str, errors: &mut FieldErrors) -> Option<u64> {
     let value = value?;
     match value.parse::<u64>() {
-        Ok(n) if n >= 1 && n <= (1 << 53) => Some(n),
+        Ok(n) if (1..=(1 << 53)).contains(&n) => Some(n),
         _ => {
             errors.add(field, "must be a positive integer");
             None

@@ -92,8 +92,7 @@ pub fn check_tree(
     }
     // Each stored tile against the hashes recomputed from the leaves.
     let levels = hashes_by_tile_level(&hashes);
-    let mut level = 0u8;
-    for level_hashes in &levels {
+    for (level, level_hashes) in (0u8..).zip(&levels) {
         for (index, chunk) in level_hashes.chunks(usize::from(TILE_WIDTH)).enumerate() {
             let stored = tiles.get(level, index as u64).unwrap_or(&[]);
             if stored.len() < chunk.len() || &stored[..chunk.len()] != chunk {
@@ -102,7 +101,6 @@ pub fn check_tree(
                 });
             }
         }
-        level += 1;
     }
     if let Some((head_size, head_root)) = head {
         if head_size != size {

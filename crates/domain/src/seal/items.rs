@@ -165,7 +165,7 @@ fn concat(hashes: &[Hash]) -> Vec<u8> {
 }
 
 pub fn hashes_of(bytes: &[u8]) -> Option<Vec<Hash>> {
-    if bytes.len() % 32 != 0 {
+    if !bytes.len().is_multiple_of(32) {
         return None;
     }
     bytes

@@ -201,8 +201,7 @@ impl CheckpointStore for MemoryLog {
         Ok(self
             .items()
             .iter()
-            .filter(|i| i.s("pk") == Some(pk.as_str()))
-            .next_back()
+            .rfind(|i| i.s("pk") == Some(pk.as_str()))
             .and_then(items::parse_signed))
     }
 
