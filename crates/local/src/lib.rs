@@ -97,6 +97,10 @@ pub struct Settings {
     pub visibility_timeout: Option<u32>,
     /// Long-poll wait of the queue drain.
     pub poll_wait: Duration,
+    /// Whether to run the seal function's stream mapping and checkpoint schedule, as deployed.
+    /// Tests that seed tens of thousands of events to measure reads turn it off: sealing them is
+    /// work the emulator would do alongside the reads being measured.
+    pub seal: bool,
 }
 
 /// A started runner. Dropping it does not stop it; call [`Running::stop`].
@@ -186,6 +190,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         listen,
         visibility_timeout,
         poll_wait,
+        seal: sealing,
     } = settings;
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
@@ -260,22 +265,27 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         batch_size: SEAL_BATCH_SIZE,
         idle: STREAM_IDLE,
     };
-    let seal_task = tokio::spawn(seal_poller.run(stopped.clone()));
-    // The checkpoint schedule: in AWS an EventBridge rule invoking the seal function every minute;
-    // here a ticker calling the same code every `AUDIT_SEAL_INTERVAL_SECONDS` (at least 1 s).
-    let checkpointer = Checkpointer::new(
-        DynamoLog::new(dynamo.clone(), &created.log_table),
-        KmsSigner::new(kms, &created.signing_key),
-        S3Archive::new(
-            s3,
-            &config.checkpoint_bucket,
-            config.checkpoint_retention_days,
-        ),
-        &config.log_origin,
-        config.seal_interval,
-    );
-    let tick = config.seal_interval.max(Duration::from_secs(1));
-    let checkpoint_task = tokio::spawn(checkpoints(checkpointer, tick, stopped.clone()));
+    let mut tasks = Vec::new();
+    if sealing {
+        let seal_task = tokio::spawn(seal_poller.run(stopped.clone()));
+        // The checkpoint schedule: in AWS an EventBridge rule invoking the seal function every minute;
+        // here a ticker calling the same code every `AUDIT_SEAL_INTERVAL_SECONDS` (at least 1 s).
+        let checkpointer = Checkpointer::new(
+            DynamoLog::new(dynamo.clone(), &created.log_table),
+            KmsSigner::new(kms, &created.signing_key),
+            S3Archive::new(
+                s3,
+                &config.checkpoint_bucket,
+                config.checkpoint_retention_days,
+            ),
+            &config.log_origin,
+            config.seal_interval,
+        );
+        let tick = config.seal_interval.max(Duration::from_secs(1));
+        let checkpoint_task = tokio::spawn(checkpoints(checkpointer, tick, stopped.clone()));
+        tasks.push(seal_task);
+        tasks.push(checkpoint_task);
+    }
 
     let poller = poller::Poller {
         sqs,
@@ -299,13 +309,10 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         routes,
         drain,
         stop,
-        tasks: vec![
-            http_task,
-            poll_task,
-            stream_task,
-            seal_task,
-            checkpoint_task,
-        ],
+        tasks: {
+            tasks.extend([http_task, poll_task, stream_task]);
+            tasks
+        },
     })
 }
 

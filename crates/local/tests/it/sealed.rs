@@ -67,7 +67,11 @@ pub async fn wait_for_leaves(app: &TestApp, n: u64, limit: Duration) -> Snapshot
     let deadline = Instant::now() + limit;
     loop {
         let snap = snapshot(&log, &Tenant::default()).await;
-        if snap.head.is_some_and(|(size, _)| size >= n) || Instant::now() > deadline {
+        // The head moves first, then the lookups and tiles: wait for the tree to be whole.
+        let whole = check_tree(&snap.leaves, &snap.tiles, snap.head)
+            .1
+            .is_empty();
+        if (whole && snap.head.is_some_and(|(size, _)| size >= n)) || Instant::now() > deadline {
             return snap;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;

@@ -53,6 +53,12 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(config: Config) -> TestApp {
+    spawn_app_sealing(config, true).await
+}
+
+/// A runner that seals (as deployed) or not (`sealing` false: for the read tests, which seed
+/// thousands of events and measure reads).
+pub async fn spawn_app_sealing(config: Config, sealing: bool) -> TestApp {
     let sdk = sdk().await;
     let running = start(Settings {
         config: config.clone(),
@@ -60,6 +66,7 @@ pub async fn spawn_app_with(config: Config) -> TestApp {
         listen: "127.0.0.1:0".parse().unwrap(),
         visibility_timeout: Some(1),
         poll_wait: Duration::from_secs(1),
+        seal: sealing,
     })
     .await
     .expect("the runner starts; is the emulator running? (`make test` starts it)");
