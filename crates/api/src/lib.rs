@@ -38,6 +38,10 @@ pub enum ApiError {
     /// 404: no such route, or no such event.
     #[error("not found")]
     NotFound,
+    /// 409: the event is stored, but no signed checkpoint covers it yet (its proof would have
+    /// nothing to prove against). It is answered until the next checkpoint, seconds to a minute.
+    #[error("not sealed yet")]
+    NotSealed,
     /// 405: the route exists, the method does not. `allow` lists the methods it has.
     #[error("method {method} not allowed")]
     MethodNotAllowed { method: String, allow: &'static str },
@@ -63,6 +67,7 @@ impl ApiError {
             Self::Unauthenticated => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
+            Self::NotSealed => StatusCode::CONFLICT,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -77,6 +82,9 @@ impl ApiError {
             Self::BadRequest(message) => json!(message),
             Self::Unauthenticated | Self::Forbidden(_) => json!(self.to_string()),
             Self::NotFound => json!("the requested resource could not be found"),
+            Self::NotSealed => json!(
+                "the event is stored but not yet in a signed checkpoint; retry after the next one"
+            ),
             Self::MethodNotAllowed { method, .. } => json!(format!(
                 "the {method} method is not supported for this resource"
             )),

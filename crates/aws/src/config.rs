@@ -40,6 +40,26 @@ pub struct Config {
     /// `AUDIT_COUNTERS_TABLE`: the table of the counters the count function keeps, and of its
     /// checkpoints. It is apart from the events table so that counter writes feed no stream.
     pub counters_table: String,
+    /// `AUDIT_LOG_TABLE`: the sealed log's table (heads, tiles, lookups, checkpoints). It is apart
+    /// from the events table so that the seal's writes feed no stream.
+    pub log_table: String,
+    /// `AUDIT_WRITER_KEY`: the key of the writer HMAC the drain stores on each event and the seal
+    /// checks. In AWS it is resolved from an SSM parameter (`WriterKeyParameter`) for those two
+    /// functions only; the default is for local use only.
+    pub writer_key: Secret,
+    /// `AUDIT_SIGNING_KEY`: the asymmetric KMS key (`ECC_NIST_P256`) that signs checkpoints: an id,
+    /// an ARN or `alias/<name>`. Bootstrap creates the local default.
+    pub signing_key: String,
+    /// `AUDIT_LOG_ORIGIN`: the prefix of each log's origin line, `<prefix>/<tenant>`.
+    pub log_origin: String,
+    /// `AUDIT_SEAL_INTERVAL_SECONDS` (default 60): the least time between two checkpoints of one
+    /// tenant's growing log.
+    pub seal_interval: Duration,
+    /// `AUDIT_CHECKPOINT_BUCKET`: the S3 bucket (Object Lock, `COMPLIANCE`) keeping a copy of every
+    /// checkpoint as `checkpoints/<tenant>/<size>`.
+    pub checkpoint_bucket: String,
+    /// `AUDIT_CHECKPOINT_RETENTION_DAYS` (default 365): how long each copy is locked.
+    pub checkpoint_retention_days: u32,
     /// `AUDIT_QUEUE_URL`: the SQS queue the write function enqueues to and the drain consumes.
     pub queue_url: String,
     /// `AUDIT_SHARDS`: how many `by_time` partitions per tenant. Writers and readers must agree, so
@@ -134,6 +154,19 @@ impl Config {
         Ok(Self {
             table: vars.text("AUDIT_TABLE", "audit-log-events"),
             counters_table: vars.text("AUDIT_COUNTERS_TABLE", "audit-log-counters"),
+            log_table: vars.text("AUDIT_LOG_TABLE", "audit-log-log"),
+            writer_key: Secret::new(
+                vars.text("AUDIT_WRITER_KEY", audit_domain::seal::DEV_WRITER_KEY),
+            ),
+            signing_key: vars.text("AUDIT_SIGNING_KEY", "alias/audit-log-checkpoints"),
+            log_origin: vars.text("AUDIT_LOG_ORIGIN", "audit-log"),
+            seal_interval: Duration::from_secs(vars.number(
+                "AUDIT_SEAL_INTERVAL_SECONDS",
+                60,
+                0,
+            )?),
+            checkpoint_bucket: vars.text("AUDIT_CHECKPOINT_BUCKET", "audit-log-checkpoints"),
+            checkpoint_retention_days: vars.number("AUDIT_CHECKPOINT_RETENTION_DAYS", 365, 1)?,
             queue_url: vars.text(
                 "AUDIT_QUEUE_URL",
                 "http://127.0.0.1:4566/123456789012/audit-log-events",

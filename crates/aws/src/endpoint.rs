@@ -50,6 +50,32 @@ impl aws_sdk_sqs::config::endpoint::ResolveEndpoint for Regional {
     }
 }
 
+impl aws_sdk_kms::config::endpoint::ResolveEndpoint for Regional {
+    fn resolve_endpoint<'a>(
+        &'a self,
+        params: &'a aws_sdk_kms::config::endpoint::Params,
+    ) -> EndpointFuture<'a> {
+        resolve("kms", params.endpoint(), params.region())
+    }
+}
+
+pub fn kms_client(sdk: &aws_config::SdkConfig) -> aws_sdk_kms::Client {
+    let config = aws_sdk_kms::config::Builder::from(sdk)
+        .endpoint_resolver(Regional)
+        .build();
+    aws_sdk_kms::Client::from_conf(config)
+}
+
+/// S3 keeps the SDK's own resolver: it is the resolver that puts the bucket into the URL. Only the
+/// seal function and the CLI build this client. Path-style addressing (`<endpoint>/<bucket>/<key>`)
+/// is served by AWS and emulators alike.
+pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::config::Builder::from(sdk)
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
 pub fn dynamodb_client(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
     let config = aws_sdk_dynamodb::config::Builder::from(sdk)
         .endpoint_resolver(Regional)

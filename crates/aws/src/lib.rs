@@ -3,18 +3,24 @@
 //! template interpreter and bootstrap) is in `audit-infra`, which no Lambda links.
 
 pub mod api_keys;
+pub mod archive;
 pub mod config;
 pub mod counters;
 pub mod endpoint;
 mod error;
+pub mod log;
 pub mod queue;
 pub mod reader;
 pub mod sdk;
+pub mod signer;
 pub mod store;
 
 pub use api_keys::DynamoKeys;
+pub use archive::S3Archive;
 pub use config::{Config, ConfigError, SdkSettings, Secret};
+pub use log::DynamoLog;
 pub use queue::SqsQueue;
 pub use reader::DynamoReader;
 pub use sdk::{sdk_config, sdk_loader};
+pub use signer::KmsSigner;
 pub use store::DynamoStore;

@@ -36,6 +36,23 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Check a tenant's sealed log: its tiles, its events and its signed checkpoints.
+    ///
+    /// Reads every leaf, tile and checkpoint of the tenant's log, every event of the tenant, and
+    /// every checkpoint copy in the checkpoint bucket; names each event found altered, deleted,
+    /// inserted or written by a foreign writer, and each checkpoint missing, badly signed,
+    /// inconsistent or different from its locked copy. Exit status: 0 clean, 1 findings, 2 error.
+    Verify {
+        /// The tenant whose log to check.
+        #[arg(long, value_name = "TENANT", value_parser = tenant)]
+        tenant: Tenant,
+        /// One JSON object on stdout instead of lines, for machines.
+        #[arg(long)]
+        json: bool,
+        /// Seconds an event may wait to be sealed before its absence from the log is a finding.
+        #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+        lag: u64,
+    },
     /// Check the event counters against the events, or rebuild them from the events.
     Counters {
         #[command(subcommand)]

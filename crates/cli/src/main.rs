@@ -5,6 +5,7 @@
 
 mod args;
 mod counters;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -44,6 +45,9 @@ async fn main() -> ExitCode {
 async fn run(command: Command) -> anyhow::Result<ExitCode> {
     let config = Config::from_env()?;
     match command {
+        Command::Verify { tenant, json, lag } => {
+            Ok(verify::verify(&config, tenant, json, std::time::Duration::from_secs(lag)).await)
+        }
         Command::Keys { command } => keys(command, &config).await.map(|()| ExitCode::SUCCESS),
         Command::Counters { command } => {
             let store =

@@ -94,6 +94,11 @@ pub struct EventRecord {
     /// Only events with a customer get this attribute, which keeps `by_customer` sparse.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cp: Option<String>,
+    /// The writer HMAC (`seal::WriterKey::mac_event`): base64 HMAC-SHA256 of the event's canonical
+    /// `log` bytes, keyed with a secret only the service holds. The seal marks a version without a
+    /// valid one as written by a foreign writer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
 }
 
 impl EventRecord {
@@ -118,6 +123,7 @@ impl EventRecord {
             cp: event
                 .customer_id
                 .map(|c| customer_partition(&event.tenant, c)),
+            mac: None,
         }
     }
 

@@ -18,6 +18,7 @@ pub mod layout;
 pub mod ports;
 pub mod query;
 pub mod read;
+pub mod seal;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod time;

@@ -24,6 +24,7 @@ pub async fn ensure(
 ) -> Result<Created, InfraError> {
     ensure_table(dynamo, &spec.table, &names.table).await?;
     ensure_table(dynamo, &spec.counters_table, &names.counters_table).await?;
+    ensure_table(dynamo, &spec.log_table, &names.log_table).await?;
 
     let dlq = &spec.dead_letter_queue;
     let dlq_attributes = queue_attributes(dlq.visibility_timeout, dlq.message_retention, None);
@@ -48,9 +49,56 @@ pub async fn ensure(
     Ok(Created {
         table: names.table.clone(),
         counters_table: names.counters_table.clone(),
+        log_table: names.log_table.clone(),
+        signing_key: names.signing_key.clone(),
         queue_url,
         dead_letter_queue_url,
     })
+}
+
+/// The template's `CheckpointKey` on an emulator: an `ECC_NIST_P256` `SIGN_VERIFY` key under
+/// `alias`, created unless the alias already names one.
+pub async fn ensure_signing_key(kms: &aws_sdk_kms::Client, alias: &str) -> Result<(), InfraError> {
+    if kms.describe_key().key_id(alias).send().await.is_ok() {
+        return Ok(());
+    }
+    let key = kms
+        .create_key()
+        .key_spec(aws_sdk_kms::types::KeySpec::EccNistP256)
+        .key_usage(aws_sdk_kms::types::KeyUsageType::SignVerify)
+        .description("audit log checkpoints (local)")
+        .send()
+        .await
+        .map_err(|err| aws_error("CreateKey", err))?;
+    let id = key
+        .key_metadata
+        .map(|m| m.key_id)
+        .ok_or_else(|| unexpected(alias, "CreateKey returned no key"))?;
+    kms.create_alias()
+        .alias_name(alias)
+        .target_key_id(id)
+        .send()
+        .await
+        .map_err(|err| aws_error("CreateAlias", err))?;
+    Ok(())
+}
+
+/// The template's `CheckpointBucket` on an emulator: a bucket with Object Lock enabled (so also
+/// versioned), created unless it exists. Each object is locked by its own `COMPLIANCE` retention.
+pub async fn ensure_checkpoint_bucket(
+    s3: &aws_sdk_s3::Client,
+    name: &str,
+) -> Result<(), InfraError> {
+    if s3.head_bucket().bucket(name).send().await.is_ok() {
+        return Ok(());
+    }
+    s3.create_bucket()
+        .bucket(name)
+        .object_lock_enabled_for_bucket(true)
+        .send()
+        .await
+        .map_err(|err| aws_error("CreateBucket", err))?;
+    Ok(())
 }
 
 async fn ensure_table(
@@ -225,7 +273,7 @@ pub async fn remove(
     sqs: &aws_sdk_sqs::Client,
     created: &Created,
 ) {
-    for table in [&created.table, &created.counters_table] {
+    for table in [&created.table, &created.counters_table, &created.log_table] {
         let _ = dynamo.delete_table().table_name(table).send().await;
     }
     for url in [&created.queue_url, &created.dead_letter_queue_url] {
@@ -264,6 +312,7 @@ pub async fn describe(
 ) -> Result<InfraSpec, InfraError> {
     let table = describe_table(dynamo, &created.table).await?;
     let counters_table = describe_table(dynamo, &created.counters_table).await?;
+    let log_table = describe_table(dynamo, &created.log_table).await?;
     let (queue, redrive_target) = describe_queue(sqs, &created.queue_url).await?;
     let (dead_letter_queue, _) = describe_queue(sqs, &created.dead_letter_queue_url).await?;
     if let Some(target) = redrive_target {
@@ -276,6 +325,7 @@ pub async fn describe(
     Ok(InfraSpec {
         table,
         counters_table,
+        log_table,
         queue,
         dead_letter_queue,
     })

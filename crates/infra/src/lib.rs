@@ -7,7 +7,9 @@
 mod create;
 mod template;
 
-pub use create::{describe, ensure, queue_arn, remove};
+pub use create::{
+    describe, ensure, ensure_checkpoint_bucket, ensure_signing_key, queue_arn, remove,
+};
 
 use std::time::Duration;
 
@@ -19,6 +21,7 @@ pub const TEMPLATE: &str = include_str!("../../../infra/template.yaml");
 /// Logical ids that `ensure` maps onto emulator resources.
 const TABLE_ID: &str = "EventsTable";
 const COUNTERS_TABLE_ID: &str = "CountersTable";
+const LOG_TABLE_ID: &str = "LogTable";
 const QUEUE_ID: &str = "EventsQueue";
 const DEAD_LETTER_QUEUE_ID: &str = "EventsDeadLetterQueue";
 /// SQS defaults, for attributes a template leaves out (the live queue reports them anyway).
@@ -62,6 +65,8 @@ pub struct QueueSpec {
 pub struct InfraSpec {
     pub table: TableSpec,
     pub counters_table: TableSpec,
+    /// The sealed log: heads, tiles, lookups, checkpoints (no stream, no indexes).
+    pub log_table: TableSpec,
     pub queue: QueueSpec,
     pub dead_letter_queue: QueueSpec,
 }
@@ -71,6 +76,9 @@ pub struct InfraSpec {
 pub struct ResourceNames {
     pub table: String,
     pub counters_table: String,
+    pub log_table: String,
+    /// The checkpoint signing key's alias, `alias/<name>`.
+    pub signing_key: String,
     pub queue: String,
     pub dead_letter_queue: String,
 }
@@ -90,6 +98,8 @@ impl ResourceNames {
         Self {
             table: format!("{base}-events"),
             counters_table: format!("{base}-counters"),
+            log_table: format!("{base}-log"),
+            signing_key: format!("alias/{base}-checkpoints"),
             queue: format!("{base}-queue"),
             dead_letter_queue: format!("{base}-dlq"),
         }
@@ -101,6 +111,8 @@ impl ResourceNames {
 pub struct Created {
     pub table: String,
     pub counters_table: String,
+    pub log_table: String,
+    pub signing_key: String,
     pub queue_url: String,
     pub dead_letter_queue_url: String,
 }

@@ -27,6 +27,7 @@ impl InfraSpec {
         let table: TableProperties = typed(properties(TABLE_ID)?, TABLE_ID)?;
         let counters_table: TableProperties =
             typed(properties(COUNTERS_TABLE_ID)?, COUNTERS_TABLE_ID)?;
+        let log_table: TableProperties = typed(properties(LOG_TABLE_ID)?, LOG_TABLE_ID)?;
         let queue_props = properties(QUEUE_ID)?;
         // `ensure` always redrives the queue to the dead-letter queue; the template must say the same.
         if let Some(redrive) = queue_props.get("RedrivePolicy") {
@@ -42,6 +43,7 @@ impl InfraSpec {
         Ok(InfraSpec {
             table: table.into_spec(),
             counters_table: counters_table.into_spec(),
+            log_table: log_table.into_spec(),
             queue: queue.into_spec(QUEUE_ID)?,
             dead_letter_queue: dead_letter_queue.into_spec(DEAD_LETTER_QUEUE_ID)?,
         })
@@ -51,7 +53,11 @@ impl InfraSpec {
     /// specs compare equal whatever order a template or a service lists them in. Key schemas keep
     /// their order: HASH before RANGE is meaningful.
     pub fn normalized(mut self) -> InfraSpec {
-        for table in [&mut self.table, &mut self.counters_table] {
+        for table in [
+            &mut self.table,
+            &mut self.counters_table,
+            &mut self.log_table,
+        ] {
             table.attributes.sort();
             table.indexes.sort_by(|a, b| a.name.cmp(&b.name));
             for index in &mut table.indexes {

@@ -88,6 +88,11 @@ Resources:
     Properties:
       AttributeDefinitions: [{ AttributeName: pk, AttributeType: S }]
       KeySchema: [{ AttributeName: pk, KeyType: HASH }]
+  LogTable:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      AttributeDefinitions: [{ AttributeName: pk, AttributeType: S }]
+      KeySchema: [{ AttributeName: pk, KeyType: HASH }]
   EventsDeadLetterQueue: { Type: AWS::SQS::Queue, Properties: {} }
   EventsQueue:
     Type: AWS::SQS::Queue

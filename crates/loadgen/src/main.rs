@@ -125,6 +125,7 @@ async fn target(args: &Args, run: &str) -> anyhow::Result<Target> {
         visibility_timeout: Some(5),
         poll_wait: Duration::from_secs(1),
         stream_deliveries: 1,
+        seal: true,
     })
     .await
     .context("could not start the runner; is the emulator running? (`make load` starts it)")?;

@@ -15,13 +15,18 @@ use std::time::Duration;
 
 use anyhow::Context;
 use audit_aws::counters::DynamoCounters;
+use audit_aws::DynamoLog;
 use audit_aws::DynamoReader;
 use audit_aws::{Config, DynamoKeys, DynamoStore, SqsQueue};
+use audit_aws::{KmsSigner, S3Archive};
 use audit_count::{Count, Invocation};
 use audit_domain::auth::Verifier;
+use audit_domain::seal::WriterKey;
 use audit_drain::Drain;
 use audit_infra::{self as infra, InfraSpec, ResourceNames};
 use audit_read::ReadHandler;
+use audit_seal::checkpoint::Checkpointer;
+use audit_seal::Seal;
 use audit_write::WriteHandler;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -59,6 +64,23 @@ impl stream::StreamHandler for Count<DynamoCounters> {
     }
 }
 
+impl stream::StreamHandler for Seal<DynamoLog> {
+    fn handle(
+        &self,
+        payload: serde_json::Value,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<String>, stream::BoxError>> + Send + '_>> {
+        Box::pin(async move {
+            let invocation: audit_seal::Invocation = serde_json::from_value(payload)?;
+            let (response, _) = self.invoke(invocation).await?;
+            Ok(response
+                .batch_item_failures
+                .into_iter()
+                .filter_map(|failure| failure.item_identifier)
+                .collect())
+        })
+    }
+}
+
 impl Handler for WriteHandler<SqsQueue, DynamoKeys> {
     fn call(&self, request: Request) -> Pin<Box<dyn Future<Output = Response<Body>> + Send + '_>> {
         Box::pin(self.handle(request))
@@ -75,9 +97,13 @@ pub struct Settings {
     pub visibility_timeout: Option<u32>,
     /// Long-poll wait of the queue drain.
     pub poll_wait: Duration,
-    /// Times each stream batch is handed to the count function: 1 as Lambda does when all goes
+    /// Times each stream batch is handed to the stream functions: 1 as Lambda does when all goes
     /// well; the fault suite sets 2, as a retry after a lost answer would deliver it.
     pub stream_deliveries: usize,
+    /// Whether to run the seal function's stream mapping and checkpoint schedule, as deployed.
+    /// Tests that seed tens of thousands of events to measure reads turn it off: sealing them is
+    /// work the emulator would do alongside the reads being measured.
+    pub seal: bool,
 }
 
 /// A started runner. Dropping it does not stop it; call [`Running::stop`].
@@ -87,6 +113,10 @@ pub struct Running {
     pub dead_letter_queue_url: String,
     pub table: String,
     pub counters_table: String,
+    pub log_table: String,
+    pub signing_key: String,
+    /// The seal function the second stream poller feeds, for tests that read its store.
+    pub seal: Arc<Seal<DynamoLog>>,
     /// The handlers the gateway calls, for tests that invoke them with raw Lambda events.
     pub routes: Arc<gateway::Routes>,
     /// The drain the poller feeds, likewise.
@@ -101,6 +131,8 @@ impl Running {
         infra::Created {
             table: self.table.clone(),
             counters_table: self.counters_table.clone(),
+            log_table: self.log_table.clone(),
+            signing_key: self.signing_key.clone(),
             queue_url: self.queue_url.clone(),
             dead_letter_queue_url: self.dead_letter_queue_url.clone(),
         }
@@ -126,6 +158,8 @@ pub fn resource_names(config: &Config) -> ResourceNames {
     ResourceNames {
         table: config.table.clone(),
         counters_table: config.counters_table.clone(),
+        log_table: config.log_table.clone(),
+        signing_key: config.signing_key.clone(),
         dead_letter_queue: format!("{queue}-dlq"),
         queue,
     }
@@ -140,11 +174,14 @@ pub async fn bootstrap(
 ) -> anyhow::Result<infra::Created> {
     let spec = InfraSpec::from_template(infra::TEMPLATE)?;
     let names = resource_names(config);
-    Ok(infra::ensure(dynamo, sqs, &spec, &names, visibility_timeout).await?)
+    let created = infra::ensure(dynamo, sqs, &spec, &names, visibility_timeout).await?;
+    Ok(created)
 }
 
 /// Records per stream batch, as the template's `CountBatchSize` default.
 pub const STREAM_BATCH_SIZE: i32 = 1000;
+/// Records per seal batch, as the template's `SealBatchSize` default.
+pub const SEAL_BATCH_SIZE: i32 = 100;
 /// The stream poller's pause after a poll that found nothing: what bounds the counters' lag here.
 pub const STREAM_IDLE: Duration = Duration::from_millis(250);
 
@@ -157,6 +194,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         visibility_timeout,
         poll_wait,
         stream_deliveries,
+        seal: sealing,
     } = settings;
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
@@ -167,6 +205,8 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
              (`make dev` starts it)",
         )?;
     let queue_arn = infra::queue_arn(&sqs, &created.queue_url).await?;
+    let s3 = audit_aws::endpoint::s3_client(&sdk);
+    infra::ensure_checkpoint_bucket(&s3, &config.checkpoint_bucket).await?;
 
     // Each function verifies keys with its own cache, as two Lambda functions would.
     let write = WriteHandler::new(
@@ -174,7 +214,9 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         verifier(&config, &dynamo, &created.table),
         config.retention_days,
     );
-    let read = read_handler(&config, &dynamo, &created);
+    let kms = audit_aws::endpoint::kms_client(&sdk);
+    infra::ensure_signing_key(&kms, &created.signing_key).await?;
+    let read = read_handler(&config, &dynamo, &kms, &created);
     let routes = Arc::new(gateway::Routes {
         write: Arc::new(write),
         read,
@@ -188,10 +230,13 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     })?;
     let addr = listener.local_addr()?;
     let http_task = tokio::spawn(accept(listener, routes.clone(), stopped.clone()));
-    let drain = Arc::new(Drain::new(
-        DynamoStore::new(dynamo.clone(), &created.table),
-        config.shards,
-    ));
+    let drain = Arc::new(
+        Drain::new(
+            DynamoStore::new(dynamo.clone(), &created.table),
+            config.shards,
+        )
+        .with_writer_key(WriterKey::new(config.writer_key.expose())),
+    );
     let count = Arc::new(Count::new(DynamoCounters::new(
         dynamo.clone(),
         &created.counters_table,
@@ -201,7 +246,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         .map(|r| r.to_string())
         .unwrap_or_else(|| "us-east-1".into());
     let stream_poller = stream::StreamPoller {
-        dynamo,
+        dynamo: dynamo.clone(),
         streams: aws_sdk_dynamodbstreams::Client::new(&sdk),
         table: created.table.clone(),
         region: region.clone(),
@@ -211,6 +256,42 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         deliveries: stream_deliveries,
     };
     let stream_task = tokio::spawn(stream_poller.run(stopped.clone()));
+    // The seal function's own mapping on the same stream: its own positions, as in AWS.
+    let seal = Arc::new(Seal::new(
+        DynamoLog::new(dynamo.clone(), &created.log_table),
+        WriterKey::new(config.writer_key.expose()),
+    ));
+    let seal_poller = stream::StreamPoller {
+        dynamo: dynamo.clone(),
+        streams: aws_sdk_dynamodbstreams::Client::new(&sdk),
+        table: created.table.clone(),
+        region: region.clone(),
+        handler: seal.clone(),
+        batch_size: SEAL_BATCH_SIZE,
+        idle: STREAM_IDLE,
+        deliveries: stream_deliveries,
+    };
+    let mut tasks = Vec::new();
+    if sealing {
+        let seal_task = tokio::spawn(seal_poller.run(stopped.clone()));
+        // The checkpoint schedule: in AWS an EventBridge rule invoking the seal function every minute;
+        // here a ticker calling the same code every `AUDIT_SEAL_INTERVAL_SECONDS` (at least 1 s).
+        let checkpointer = Checkpointer::new(
+            DynamoLog::new(dynamo.clone(), &created.log_table),
+            KmsSigner::new(kms, &created.signing_key),
+            S3Archive::new(
+                s3,
+                &config.checkpoint_bucket,
+                config.checkpoint_retention_days,
+            ),
+            &config.log_origin,
+            config.seal_interval,
+        );
+        let tick = config.seal_interval.max(Duration::from_secs(1));
+        let checkpoint_task = tokio::spawn(checkpoints(checkpointer, tick, stopped.clone()));
+        tasks.push(seal_task);
+        tasks.push(checkpoint_task);
+    }
 
     let poller = poller::Poller {
         sqs,
@@ -228,11 +309,34 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         dead_letter_queue_url: created.dead_letter_queue_url,
         table: created.table,
         counters_table: created.counters_table,
+        log_table: created.log_table,
+        signing_key: created.signing_key,
+        seal,
         routes,
         drain,
         stop,
-        tasks: vec![http_task, poll_task, stream_task],
+        tasks: {
+            tasks.extend([http_task, poll_task, stream_task]);
+            tasks
+        },
     })
+}
+
+/// Runs the checkpointer every `tick` until `stop`.
+async fn checkpoints(
+    checkpointer: Checkpointer<DynamoLog, KmsSigner, S3Archive>,
+    tick: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        if let Err(error) = checkpointer.run(chrono::Utc::now()).await {
+            tracing::warn!(error = %audit_telemetry::error_chain(&error), "checkpoint run failed");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(tick) => {}
+            _ = stop.changed() => return,
+        }
+    }
 }
 
 async fn accept(
@@ -275,12 +379,20 @@ fn verifier(
 fn read_handler(
     config: &Config,
     dynamo: &aws_sdk_dynamodb::Client,
+    kms: &aws_sdk_kms::Client,
     created: &infra::Created,
 ) -> Arc<dyn Handler> {
     let reader = DynamoReader::new(dynamo.clone(), &created.table, &created.counters_table);
-    Arc::new(ReadHandler::new(
-        reader,
-        audit_read::context(config),
-        verifier(config, dynamo, &created.table),
-    ))
+    let proofs = audit_read::proofs::Proofs::new(
+        DynamoLog::new(dynamo.clone(), &created.log_table),
+        KmsSigner::new(kms.clone(), &created.signing_key),
+    );
+    Arc::new(
+        ReadHandler::new(
+            reader,
+            audit_read::context(config),
+            verifier(config, dynamo, &created.table),
+        )
+        .with_log(Arc::new(proofs)),
+    )
 }

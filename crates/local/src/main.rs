@@ -51,6 +51,7 @@ async fn main() -> anyhow::Result<()> {
         visibility_timeout,
         poll_wait: Duration::from_secs(2),
         stream_deliveries: 1,
+        seal: true,
     })
     .await
     .context("the local runner could not start")?;

@@ -1,6 +1,10 @@
 //! The drain function: turns SQS batches into DynamoDB items, reporting only the messages that
 //! failed so that one bad message never holds back the rest. Redelivery is harmless: every item's
 //! key depends only on the event id, so a second put overwrites the first.
+//!
+//! Each event item carries `mac`, the writer HMAC of its canonical `log` bytes
+//! (`audit_domain::seal::WriterKey`), so that the seal function can tell the service's writes from
+//! anyone else's.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -10,6 +14,7 @@ use audit_domain::backoff::Backoff;
 use audit_domain::envelope;
 use audit_domain::layout::{CatalogueRecord, EventRecord};
 use audit_domain::ports::{EventStore, Record};
+use audit_domain::seal::WriterKey;
 use audit_telemetry::metrics::{self, Unit};
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use futures::stream::{self, StreamExt};
@@ -27,6 +32,7 @@ pub struct Drain<S> {
     store: S,
     shards: u32,
     retry: Backoff,
+    writer_key: WriterKey,
     /// Catalogue entries already written by this process: a name costs one write per cold start,
     /// not one per event.
     names_written: Mutex<HashSet<(String, String)>>,
@@ -57,6 +63,7 @@ impl<S: EventStore> Drain<S> {
             store,
             shards,
             retry: Backoff::default(),
+            writer_key: WriterKey::development(),
             names_written: Mutex::new(HashSet::new()),
         }
     }
@@ -64,6 +71,19 @@ impl<S: EventStore> Drain<S> {
     pub fn with_retry(mut self, retry: Backoff) -> Self {
         self.retry = retry;
         self
+    }
+
+    /// The key of the writer HMAC (`AUDIT_WRITER_KEY`); without it, the development key.
+    pub fn with_writer_key(mut self, key: WriterKey) -> Self {
+        self.writer_key = key;
+        self
+    }
+
+    /// The item of one event, signed with the writer HMAC.
+    fn event_record(&self, event: &audit_domain::Event) -> EventRecord {
+        let mut record = EventRecord::new(event, self.shards);
+        record.mac = self.writer_key.mac_event(event);
+        record
     }
 
     /// Handles one batch. `deadline` is when the invocation must have answered; retries stop
@@ -111,7 +131,7 @@ impl<S: EventStore> Drain<S> {
                     report.events += events.len();
                     for event in &events {
                         add(
-                            Record::Event(EventRecord::new(event, self.shards)),
+                            Record::Event(self.event_record(event)),
                             position,
                             &mut pending,
                         );

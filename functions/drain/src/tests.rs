@@ -197,3 +197,27 @@ fn deadline_keeps_a_margin() {
         deadline_from_epoch_ms(0, Duration::ZERO, Duration::from_secs(3)) - Instant::now();
     assert!(fallback > Duration::from_millis(2900));
 }
+
+#[tokio::test]
+async fn each_event_item_carries_the_writer_hmac_of_its_log() {
+    let key = WriterKey::new("the service's writer key");
+    let drain = Drain::new(MemoryStore::default(), 8).with_writer_key(key.clone());
+    let events = vec![event("a"), event("b")];
+    let body = &envelope::pack(&events, 1 << 18)[0];
+    drain
+        .handle(sqs_event(vec![message("m", body)]), soon())
+        .await;
+    let items = drain.store.items.lock().unwrap();
+    let mut checked = 0;
+    for record in items.values() {
+        if let Record::Event(stored) = record {
+            let event = stored.clone().into_event().unwrap();
+            let bytes = audit_domain::seal::canonical_log(&event).unwrap();
+            let mac = stored.mac.as_deref().expect("a mac");
+            assert!(key.verifies(&bytes, mac));
+            assert!(!WriterKey::development().verifies(&bytes, mac));
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 2);
+}

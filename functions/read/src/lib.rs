@@ -1,8 +1,12 @@
 //! The read function: `GET /api/read` (filtered, sorted, paged events), `GET /api/logs/{id}` and
-//! `GET /api/stats` (counts over time, from the counters).
+//! `GET /api/stats` (counts over time, from the counters), and the sealed log's checkpoints and
+//! proofs ([`proofs`]).
 //! It routes on method and path itself, so that the same handler serves API Gateway, the local
 //! runner and tests. Each request is metered and its cost logged as structured fields.
 
+pub mod proofs;
+
+use std::sync::Arc;
 use std::time::Instant;
 
 use audit_api::auth::authorize;
@@ -13,7 +17,7 @@ use audit_domain::cursor::CursorKey;
 use audit_domain::ports::{EventLookup, KeyStore, Metered, ReadCost, ReadStore};
 use audit_domain::query::{ReadQuery, StatsQuery};
 use audit_domain::read::{self, ReadContext};
-use audit_domain::{time, EventId, Tenant};
+use audit_domain::{time, EventId, FieldErrors, Tenant};
 use audit_telemetry::metrics::{self, Unit};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -22,6 +26,9 @@ use serde_json::json;
 const READ_PATH: &str = "/api/read";
 const STATS_PATH: &str = "/api/stats";
 const LOG_PREFIX: &str = "/api/logs/";
+const PROOF_SUFFIX: &str = "/proof";
+const CHECKPOINT_PATH: &str = "/api/checkpoint";
+const CONSISTENCY_PATH: &str = "/api/checkpoint/consistency";
 
 /// The read context a deployment's configuration describes. Its tenant is only the anonymous one:
 /// each request reads as the tenant of its key.
@@ -39,12 +46,17 @@ pub struct ReadHandler<R, K> {
     store: R,
     context: ReadContext,
     verifier: Verifier<K>,
+    /// The sealed log's routes; without them they answer 404.
+    log: Option<Arc<dyn proofs::LogApi>>,
 }
 
 enum Route {
     Read,
     Stats,
     Log(Option<EventId>),
+    Proof(Option<EventId>),
+    Checkpoint,
+    Consistency,
 }
 
 impl<R: ReadStore, K: KeyStore> ReadHandler<R, K> {
@@ -53,7 +65,14 @@ impl<R: ReadStore, K: KeyStore> ReadHandler<R, K> {
             store,
             context,
             verifier,
+            log: None,
         }
+    }
+
+    /// Serves the sealed log's routes from `log`.
+    pub fn with_log(mut self, log: Arc<dyn proofs::LogApi>) -> Self {
+        self.log = Some(log);
+        self
     }
 
     /// Answers one API Gateway request; every failure becomes the API's JSON error shape.
@@ -110,6 +129,16 @@ impl<R: ReadStore, K: KeyStore> ReadHandler<R, K> {
             Route::Read
         } else if path == STATS_PATH {
             Route::Stats
+        } else if path == CHECKPOINT_PATH {
+            Route::Checkpoint
+        } else if path == CONSISTENCY_PATH {
+            Route::Consistency
+        } else if let Some(id) = path
+            .strip_prefix(LOG_PREFIX)
+            .and_then(|rest| rest.strip_suffix(PROOF_SUFFIX))
+            .filter(|id| !id.is_empty() && !id.contains('/'))
+        {
+            Route::Proof(EventId::parse(id))
         } else if let Some(id) = path
             .strip_prefix(LOG_PREFIX)
             .filter(|id| !id.is_empty() && !id.contains('/'))
@@ -133,12 +162,86 @@ impl<R: ReadStore, K: KeyStore> ReadHandler<R, K> {
         match route {
             Route::Read => self.read(store, request, &context).await,
             Route::Stats => self.stats(store, request, &context).await,
-            Route::Log(None) => Err(ApiError::NotFound),
+            Route::Log(None) | Route::Proof(None) => Err(ApiError::NotFound),
+            Route::Proof(Some(id)) => self.proof(store, request, &context.tenant, &id).await,
+            Route::Checkpoint => self.checkpoint(request, &context.tenant).await,
+            Route::Consistency => self.consistency(request, &context.tenant).await,
             Route::Log(Some(id)) => match store.get(&context.tenant, &id).await?.value {
                 Some(event) => Ok(json_response(
                     StatusCode::OK,
                     &json!({ "log": event.view() }),
                 )),
+                None => Err(ApiError::NotFound),
+            },
+        }
+    }
+
+    fn log(&self) -> Result<&dyn proofs::LogApi, ApiError> {
+        self.log.as_deref().ok_or(ApiError::NotFound)
+    }
+
+    async fn checkpoint(
+        &self,
+        request: &Request,
+        tenant: &Tenant,
+    ) -> Result<Response<Body>, ApiError> {
+        let log = self.log()?;
+        let params = request.query_string_parameters();
+        let mut errors = FieldErrors::new();
+        let size = size_param(params.first("size"), "size", &mut errors);
+        errors.into_result(|| ())?;
+        match log.checkpoint(tenant, size).await? {
+            Some(answer) => Ok(json_response(StatusCode::OK, &answer)),
+            None => Err(ApiError::NotFound),
+        }
+    }
+
+    async fn consistency(
+        &self,
+        request: &Request,
+        tenant: &Tenant,
+    ) -> Result<Response<Body>, ApiError> {
+        let log = self.log()?;
+        let params = request.query_string_parameters();
+        let mut errors = FieldErrors::new();
+        let from = size_param(params.first("from"), "from", &mut errors);
+        let to = size_param(params.first("to"), "to", &mut errors);
+        for (field, value) in [("from", from), ("to", to)] {
+            if value.is_none() && params.first(field).is_none() {
+                errors.add(field, "is required");
+            }
+        }
+        if let (Some(from), Some(to)) = (from, to) {
+            if to < from {
+                errors.add("to", "must not be less than from");
+            }
+        }
+        let (from, to) = errors.into_result(|| (from.unwrap_or(1), to.unwrap_or(1)))?;
+        match log.consistency(tenant, from, to).await? {
+            Some(Ok(answer)) => Ok(json_response(StatusCode::OK, &answer)),
+            Some(Err(errors)) => Err(errors.into()),
+            None => Err(ApiError::NotFound),
+        }
+    }
+
+    async fn proof(
+        &self,
+        store: &Metered<'_, R>,
+        request: &Request,
+        tenant: &Tenant,
+        id: &EventId,
+    ) -> Result<Response<Body>, ApiError> {
+        let log = self.log()?;
+        let params = request.query_string_parameters();
+        let mut errors = FieldErrors::new();
+        let size = size_param(params.first("size"), "size", &mut errors);
+        errors.into_result(|| ())?;
+        match log.proof(tenant, id.as_str(), size).await? {
+            proofs::ProofAnswer::Found(answer) => Ok(json_response(StatusCode::OK, &answer)),
+            proofs::ProofAnswer::NoCheckpoint if size.is_some() => Err(ApiError::NotFound),
+            // Never stored: 404. Stored, not yet in a checkpoint: 409, until the next one.
+            _ => match store.get(tenant, id).await?.value {
+                Some(_) => Err(ApiError::NotSealed),
                 None => Err(ApiError::NotFound),
             },
         }
@@ -175,6 +278,18 @@ impl<R: ReadStore, K: KeyStore> ReadHandler<R, K> {
         )
         .await?;
         Ok(json_response(StatusCode::OK, &series.to_json()))
+    }
+}
+
+/// A tree size parameter: a positive integer; `None` when absent or invalid (then noted).
+fn size_param(value: Option<&str>, field: &str, errors: &mut FieldErrors) -> Option<u64> {
+    let value = value?;
+    match value.parse::<u64>() {
+        Ok(n) if (1..=(1 << 53)).contains(&n) => Some(n),
+        _ => {
+            errors.add(field, "must be a positive integer");
+            None
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 //! requests with the library's handler.
 
 use audit_aws::DynamoReader;
-use audit_aws::{sdk_config, Config, DynamoKeys};
+use audit_aws::{sdk_config, Config, DynamoKeys, DynamoLog, KmsSigner};
 use audit_domain::auth::Verifier;
 use audit_read::{context, ReadHandler};
 use lambda_http::{run, service_fn, Error, Request};
@@ -15,8 +15,16 @@ async fn main() -> Result<(), Error> {
     // One client for events and keys: each client built is more cold-start work.
     let dynamo = audit_aws::endpoint::dynamodb_client(&sdk);
     let store = DynamoReader::new(dynamo.clone(), &config.table, &config.counters_table);
-    let verifier = Verifier::new(DynamoKeys::new(dynamo, &config.table), config.auth_policy());
-    let handler = ReadHandler::new(store, context(&config), verifier);
+    let verifier = Verifier::new(
+        DynamoKeys::new(dynamo.clone(), &config.table),
+        config.auth_policy(),
+    );
+    let proofs = audit_read::proofs::Proofs::new(
+        DynamoLog::new(dynamo.clone(), &config.log_table),
+        KmsSigner::from_sdk(&sdk, &config.signing_key),
+    );
+    let handler =
+        ReadHandler::new(store, context(&config), verifier).with_log(std::sync::Arc::new(proofs));
     let handler = &handler;
     run(service_fn(move |request: Request| async move {
         Ok::<_, Error>(handler.handle(request).await)

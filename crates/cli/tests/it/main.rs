@@ -4,6 +4,7 @@
 
 mod counters;
 mod keys;
+mod verify;
 
 use std::process::{Command, Output};
 

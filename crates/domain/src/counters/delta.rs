@@ -104,6 +104,7 @@ mod tests {
             tp: String::new(),
             np: String::new(),
             cp: None,
+            mac: None,
         }
     }
 

@@ -14,6 +14,7 @@ mod crash;
 mod delivery;
 mod dynamo;
 mod stream;
+mod seal;
 
 // What the cases share: the runner as a child process, the load and its ledger, the check, and the
 // fault injectors.
@@ -77,6 +78,8 @@ impl Aws {
         drop(runner);
         let created = audit_infra::Created {
             table: config.table.clone(),
+            log_table: config.log_table.clone(),
+            signing_key: config.signing_key.clone(),
             counters_table: config.counters_table.clone(),
             queue_url: config.queue_url.clone(),
             dead_letter_queue_url: self.dead_letter_queue(config).await.unwrap_or_default(),

@@ -13,3 +13,4 @@ mod ingest;
 mod openapi_sync;
 mod read;
 mod stream_poller;
+mod sealed;

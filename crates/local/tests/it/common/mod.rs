@@ -35,8 +35,15 @@ pub fn test_config() -> Config {
     let mut config = Config::from_lookup(|_| None).unwrap();
     config.auth = audit_domain::auth::AuthMode::Optional;
     let names = audit_infra::ResourceNames::unique("local");
+    config.checkpoint_bucket = names
+        .table
+        .replace("-events", "-checkpoints")
+        .to_lowercase();
     config.table = names.table;
     config.counters_table = names.counters_table;
+    config.log_table = names.log_table;
+    config.signing_key = names.signing_key;
+    config.seal_interval = std::time::Duration::from_secs(1);
     config.queue_url = format!("{}/123456789012/{}", endpoint(), names.queue);
     config
 }
@@ -46,11 +53,21 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(config: Config) -> TestApp {
-    spawn_app_delivering(config, 1).await
+    spawn_app_settings(config, true, 1).await
 }
 
-/// A runner whose stream poller hands the count function every batch `deliveries` times.
+/// A runner whose stream pollers hand the stream functions every batch `deliveries` times.
 pub async fn spawn_app_delivering(config: Config, deliveries: usize) -> TestApp {
+    spawn_app_settings(config, true, deliveries).await
+}
+
+/// A runner that seals (as deployed) or not (`sealing` false: for the read tests, which seed
+/// thousands of events and measure reads).
+pub async fn spawn_app_sealing(config: Config, sealing: bool) -> TestApp {
+    spawn_app_settings(config, sealing, 1).await
+}
+
+async fn spawn_app_settings(config: Config, sealing: bool, deliveries: usize) -> TestApp {
     let sdk = sdk().await;
     let running = start(Settings {
         config: config.clone(),
@@ -59,6 +76,7 @@ pub async fn spawn_app_delivering(config: Config, deliveries: usize) -> TestApp 
         visibility_timeout: Some(1),
         poll_wait: Duration::from_secs(1),
         stream_deliveries: deliveries,
+        seal: sealing,
     })
     .await
     .expect("the runner starts; is the emulator running? (`make test` starts it)");

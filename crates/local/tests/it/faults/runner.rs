@@ -67,6 +67,14 @@ impl Runner {
             .env("AUDIT_COUNTERS_TABLE", &config.counters_table)
             .env("AUDIT_QUEUE_URL", &config.queue_url)
             .env("AUDIT_SHARDS", config.shards.to_string())
+            .env("AUDIT_COUNTERS_TABLE", &config.counters_table)
+            .env("AUDIT_LOG_TABLE", &config.log_table)
+            .env("AUDIT_SIGNING_KEY", &config.signing_key)
+            .env("AUDIT_CHECKPOINT_BUCKET", &config.checkpoint_bucket)
+            .env(
+                "AUDIT_SEAL_INTERVAL_SECONDS",
+                config.seal_interval.as_secs().to_string(),
+            )
             .env("AUDIT_AUTH", "optional")
             .env(
                 "AUDIT_LOCAL_VISIBILITY_TIMEOUT",

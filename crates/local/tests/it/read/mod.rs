@@ -19,7 +19,7 @@ use audit_domain::testing::MemoryKeys;
 use audit_domain::{time, Event, EventId, Tenant};
 use audit_infra as infra;
 
-use crate::common::{spawn_app, TestApp};
+use crate::common::TestApp;
 use audit_read::ReadHandler;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use lambda_http::http::Method;
@@ -42,7 +42,7 @@ pub struct ReadApp {
 
 /// A runner with its own table and queues, and a read handler on that table.
 pub async fn read_app() -> ReadApp {
-    let app = spawn_app().await;
+    let app = crate::common::spawn_app_sealing(crate::common::test_config(), false).await;
     assert_eq!(app.config.shards, SHARDS);
     let context = ReadContext {
         tenant: Tenant::default(),
