@@ -307,7 +307,7 @@ function showPages(meta) {
     const events = meta.total_records === 1 ? 'event' : 'events';
     const text = `Page ${count(meta.current_page)} of ${count(meta.last_page)} · ${count(meta.total_records)} ${events}`;
     pager.info.textContent = text;
-    $('status').textContent = meta.total_records === 0 ? 'No events match these filters.' : text;
+    $('status').textContent = meta.total_records === 0 ? 'No events match these filters.' : '';
   }
   pager.next.disabled = !meta?.next_cursor;
   pager.prev.disabled = back.length === 0;

@@ -50,7 +50,7 @@ export function showDetail(body, log) {
   // Fields this page does not know yet are shown too, as JSON: the detail shows every field.
   const others = Object.keys(log).filter((k) => !KNOWN.includes(k))
     .map((k) => row(k, pretty(log[k])));
-  const parts = [h('dl', { class: 'fields' }, fields, others)];
+  const parts = [h('dl', { class: 'event-fields' }, fields, others)];
   const integrity = integrityPanel(log);
   if (integrity) parts.push(integrity);
   replace(body, parts);

@@ -5,6 +5,11 @@ import { ariaSort } from './state.js';
 
 const COLUMNS = 4;
 
+/** `name` with a line-break opportunity after each `.`, `_`, `-`, `/` or `:`, for narrow screens. */
+function breakable(name) {
+  return name.split(/(?<=[._\-/:])/).flatMap((part, i) => (i ? [h('wbr'), part] : [part]));
+}
+
 /** Marks the header of the column `sort` orders by (`aria-sort`), and no other. */
 export function showSort(table, sort) {
   for (const th of table.querySelectorAll('th[data-column]')) {
@@ -27,7 +32,7 @@ export function showRows(table, logs, detailHref) {
   }
   replace(body, logs.map((log) => h('tr', { 'data-id': log.id },
     h('td', { class: 'time' }, timeElement(log.created_at)),
-    h('td', { class: 'name' }, h('a', { href: detailHref(log.id), 'data-id': log.id }, log.event_name)),
+    h('td', { class: 'name' }, h('a', { href: detailHref(log.id), 'data-id': log.id }, breakable(log.event_name))),
     h('td', { class: 'customer' }, log.customer_id === undefined || log.customer_id === null
       ? h('span', { class: 'absent', title: 'no customer' }, '—')
       : String(log.customer_id)),
