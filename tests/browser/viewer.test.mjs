@@ -349,6 +349,12 @@ test('detail: every field, metadata pretty-printed, the id copied, closed by Esc
   // An id that names nothing is shown as not found.
   await page.goto(new URL(`/${search({ ...mine, event: '00000000000000000000000000' })}`, BASE).href);
   await dialog.getByText('No event has this id').waitFor();
+  // Nor is anything fetched for one that could leave /api/logs/.
+  const asked = [];
+  page.on('request', (request) => asked.push(new URL(request.url()).pathname));
+  await page.goto(new URL(`/${search({ ...mine, event: '..' })}`, BASE).href);
+  await dialog.getByText('No event has this id').waitFor();
+  assert.ok(!asked.some((p) => p === '/api/' || p.startsWith('/api/logs')), asked.join(' '));
   done();
 });
 
@@ -388,10 +394,18 @@ test('chart: bars of /api/stats for the filters, and a bar narrows the time rang
 test('export: the CSV of the current filters downloads and parses', async (t) => {
   const { page, done } = await open(t, search({ ...mine, sort: 'created_at' }));
   await settled(page);
-  const [download] = await Promise.all([
-    page.waitForEvent('download'),
+  const status = page.locator('#export-status');
+  const [outcome] = await Promise.all([
+    Promise.race([
+      page.waitForEvent('download').then((download) => ({ download })),
+      // A refused export says so at once: fail with its words rather than wait for the time-out.
+      status.filter({ hasText: /not available|failed/ }).waitFor()
+        .then(async () => ({ refused: await status.textContent() })),
+    ]),
     page.getByRole('button', { name: 'Export CSV' }).click(),
   ]);
+  assert.ok(outcome.download, `no download: ${outcome.refused}`);
+  const { download } = outcome;
   assert.match(download.suggestedFilename(), /\.csv$/);
   const path = `${SHOTS}/export.csv`;
   await download.saveAs(path);
@@ -407,7 +421,7 @@ test('export: the CSV of the current filters downloads and parses', async (t) =>
     assert.equal(record[4], event.customer_id === undefined ? '' : String(event.customer_id));
     assert.deepEqual(record[5] === '' ? undefined : JSON.parse(record[5]), event.metadata);
   }
-  await page.locator('#export-status').filter({ hasText: 'Downloaded' }).waitFor();
+  await status.filter({ hasText: 'Downloaded' }).waitFor();
   done();
 });
 

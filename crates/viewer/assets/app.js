@@ -342,6 +342,7 @@ page(pager.first, () => go(S.firstPage(state)));
 
 let detailFor = null;
 let detailAbort = null;
+const NOT_FOUND = 'No event has this id (or it is not stored yet).';
 
 table.tBodies[0].addEventListener('click', (event) => {
   const link = event.target.closest('a[data-id]');
@@ -363,6 +364,11 @@ async function syncDetail() {
   detailAbort?.abort();
   const abort = new AbortController();
   detailAbort = abort;
+  // Only a well-formed id goes into the request path (`..` would climb out of /api/logs/).
+  if (!/^[0-9A-Za-z]{26}$/.test(state.event)) {
+    showDetailMessage(detail.body, NOT_FOUND, { alert: true });
+    return;
+  }
   showDetailMessage(detail.body, 'Loading the event…');
   try {
     const body = await api.getJson(`api/logs/${encodeURIComponent(state.event)}`, null, { signal: abort.signal });
@@ -371,7 +377,7 @@ async function syncDetail() {
     if (abort.signal.aborted) return;
     detailFor = null;
     const message = error instanceof ApiError && error.status === 404
-      ? 'No event has this id (or it is not stored yet).'
+      ? NOT_FOUND
       : `Could not load the event: ${error.message}`;
     showDetailMessage(detail.body, message, { alert: true });
   }
