@@ -13,7 +13,7 @@ pub mod sdk;
 pub mod store;
 
 pub use api_keys::DynamoKeys;
-pub use config::{Config, ConfigError, SdkSettings, Secret};
+pub use config::{Config, ConfigError, FrameAncestors, SdkSettings, Secret};
 pub use queue::SqsQueue;
 pub use reader::DynamoReader;
 pub use sdk::{sdk_config, sdk_loader};

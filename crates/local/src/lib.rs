@@ -273,9 +273,12 @@ fn read_handler(
     created: &infra::Created,
 ) -> Arc<dyn Handler> {
     let reader = DynamoReader::new(dynamo.clone(), &created.table, &created.counters_table);
-    Arc::new(ReadHandler::new(
-        reader,
-        audit_read::context(config),
-        verifier(config, dynamo, &created.table),
-    ))
+    Arc::new(
+        ReadHandler::new(
+            reader,
+            audit_read::context(config),
+            verifier(config, dynamo, &created.table),
+        )
+        .with_frame_ancestors(config.viewer_frame_ancestors.clone()),
+    )
 }

@@ -1,5 +1,6 @@
 //! The read function: `GET /api/read` (filtered, sorted, paged events), `GET /api/logs/{id}` and
-//! `GET /api/stats` (counts over time, from the counters).
+//! `GET /api/stats` (counts over time, from the counters), and the viewer's page and assets
+//! (`GET /`, `GET /viewer/*`), which are public and answered before any key check.
 //! It routes on method and path itself, so that the same handler serves API Gateway, the local
 //! runner and tests. Each request is metered and its cost logged as structured fields.
 
@@ -15,6 +16,7 @@ use audit_domain::query::{ReadQuery, StatsQuery};
 use audit_domain::read::{self, ReadContext};
 use audit_domain::{time, EventId, Tenant};
 use audit_telemetry::metrics::{self, Unit};
+use audit_viewer::FrameAncestors;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
@@ -39,6 +41,7 @@ pub struct ReadHandler<R, K> {
     store: R,
     context: ReadContext,
     verifier: Verifier<K>,
+    frame_ancestors: FrameAncestors,
 }
 
 enum Route {
@@ -53,7 +56,14 @@ impl<R: ReadStore, K: KeyStore> ReadHandler<R, K> {
             store,
             context,
             verifier,
+            frame_ancestors: FrameAncestors::none(),
         }
+    }
+
+    /// The pages that may frame the viewer (`AUDIT_VIEWER_FRAME_ANCESTORS`); none by default.
+    pub fn with_frame_ancestors(mut self, frame_ancestors: FrameAncestors) -> Self {
+        self.frame_ancestors = frame_ancestors;
+        self
     }
 
     /// Answers one API Gateway request; every failure becomes the API's JSON error shape.
@@ -106,6 +116,9 @@ impl<R: ReadStore, K: KeyStore> ReadHandler<R, K> {
         tenant: &mut Option<Tenant>,
     ) -> Result<Response<Body>, ApiError> {
         let path = route_path(request);
+        if path == audit_viewer::INDEX_PATH || path.starts_with(audit_viewer::ASSET_PREFIX) {
+            return viewer::serve(request, path, &self.frame_ancestors);
+        }
         let route = if path == READ_PATH {
             Route::Read
         } else if path == STATS_PATH {
@@ -177,6 +190,8 @@ impl<R: ReadStore, K: KeyStore> ReadHandler<R, K> {
         Ok(json_response(StatusCode::OK, &series.to_json()))
     }
 }
+
+mod viewer;
 
 #[cfg(test)]
 mod tests;

@@ -16,7 +16,8 @@ async fn main() -> Result<(), Error> {
     let dynamo = audit_aws::endpoint::dynamodb_client(&sdk);
     let store = DynamoReader::new(dynamo.clone(), &config.table, &config.counters_table);
     let verifier = Verifier::new(DynamoKeys::new(dynamo, &config.table), config.auth_policy());
-    let handler = ReadHandler::new(store, context(&config), verifier);
+    let handler = ReadHandler::new(store, context(&config), verifier)
+        .with_frame_ancestors(config.viewer_frame_ancestors.clone());
     let handler = &handler;
     run(service_fn(move |request: Request| async move {
         Ok::<_, Error>(handler.handle(request).await)

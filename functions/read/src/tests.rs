@@ -108,7 +108,7 @@ async fn one_log_by_id_or_404() {
         "/api/logs/".to_owned(),
         format!("/api/logs/{}/more", event.id),
         "/api/nope".to_owned(),
-        "/".to_owned(),
+        "/viewer".to_owned(),
     ] {
         assert_eq!(
             call(&h, request(Method::GET, &path, &[])).await,

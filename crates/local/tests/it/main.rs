@@ -12,3 +12,4 @@ mod fixtures;
 mod ingest;
 mod openapi_sync;
 mod read;
+mod viewer;
