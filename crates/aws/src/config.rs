@@ -68,6 +68,10 @@ pub struct Config {
     /// frame, as CSP `frame-ancestors` sources (`'self'`, schemes, hosts), for people who embed it
     /// in their own admin pages. A value that could add a directive of its own stops start-up.
     pub viewer_frame_ancestors: FrameAncestors,
+    /// `AUDIT_EXPORT_MAX_EVENTS` (default 5,000, at least 1): the most events one
+    /// `GET /api/export` answer holds (the byte cap of 5 MiB applies as well). Lower it to keep
+    /// each answer's time short; more than the default risks the read function's timeout.
+    pub export_max_events: usize,
     /// How the SDK reaches AWS or the emulator.
     pub sdk: SdkSettings,
 }
@@ -166,6 +170,7 @@ impl Config {
                     FrameAncestors::parse(v).map_err(|e| e.to_string())
                 })?
                 .unwrap_or_default(),
+            export_max_events: vars.number("AUDIT_EXPORT_MAX_EVENTS", 5_000, 1)?,
             sdk: SdkSettings::from_vars(vars)?,
         })
     }
@@ -314,6 +319,7 @@ mod tests {
             ("AUDIT_TLS_NATIVE_ROOTS", "yes"),
             ("AUDIT_LOG_FORMAT", "xml"),
             ("AUDIT_KEY_CACHE_SECONDS", "1.5"),
+            ("AUDIT_EXPORT_MAX_EVENTS", "0"),
         ] {
             let error = config(&[(name, value)]).unwrap_err();
             assert_eq!(error.name, name);

@@ -36,7 +36,7 @@ pub trait Handler: Send + Sync + 'static {
     fn call(&self, request: Request) -> Pin<Box<dyn Future<Output = Response<Body>> + Send + '_>>;
 }
 
-impl Handler for ReadHandler<DynamoReader, DynamoKeys> {
+impl Handler for ReadHandler<DynamoReader, DynamoKeys, SqsQueue> {
     fn call(&self, request: Request) -> Pin<Box<dyn Future<Output = Response<Body>> + Send + '_>> {
         Box::pin(self.handle(request))
     }
@@ -170,7 +170,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         verifier(&config, &dynamo, &created.table),
         config.retention_days,
     );
-    let read = read_handler(&config, &dynamo, &created);
+    let read = read_handler(&config, &dynamo, &sqs, &created);
     let routes = Arc::new(gateway::Routes {
         write: Arc::new(write),
         read,
@@ -270,15 +270,20 @@ fn verifier(
 fn read_handler(
     config: &Config,
     dynamo: &aws_sdk_dynamodb::Client,
+    sqs: &aws_sdk_sqs::Client,
     created: &infra::Created,
 ) -> Arc<dyn Handler> {
     let reader = DynamoReader::new(dynamo.clone(), &created.table, &created.counters_table);
     Arc::new(
         ReadHandler::new(
             reader,
+            // Exports are recorded through the write function's queue, as in the template.
+            SqsQueue::new(sqs.clone(), &created.queue_url),
             audit_read::context(config),
             verifier(config, dynamo, &created.table),
         )
-        .with_frame_ancestors(config.viewer_frame_ancestors.clone()),
+        .with_frame_ancestors(config.viewer_frame_ancestors.clone())
+        .with_retention_days(config.retention_days)
+        .with_export_limits(audit_read::export_limits(config)),
     )
 }

@@ -1,6 +1,7 @@
 //! The read function: `GET /api/read` (filtered, sorted, paged events), `GET /api/logs/{id}` and
 //! `GET /api/stats` (counts over time, from the counters), and the viewer's page and assets
-//! (`GET /`, `GET /viewer/*`), which are public and answered before any key check.
+//! (`GET /`, `GET /viewer/*`), which are public and answered before any key check, and
+//! `GET /api/export` (a read's events as NDJSON or CSV, each answer audited through the queue).
 //! It routes on method and path itself, so that the same handler serves API Gateway, the local
 //! runner and tests. Each request is metered and its cost logged as structured fields.
 
@@ -11,7 +12,7 @@ use audit_api::{json_response, route_path, ApiError};
 use audit_aws::Config;
 use audit_domain::auth::{Scope, Verifier};
 use audit_domain::cursor::CursorKey;
-use audit_domain::ports::{EventLookup, KeyStore, Metered, ReadCost, ReadStore};
+use audit_domain::ports::{EventLookup, EventQueue, KeyStore, Metered, ReadCost, ReadStore};
 use audit_domain::query::{ReadQuery, StatsQuery};
 use audit_domain::read::{self, ReadContext};
 use audit_domain::{time, EventId, Tenant};
@@ -21,9 +22,20 @@ use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
 
+pub use export::{ExportLimits, CSV_HEADER, EXPORTED_EVENT};
+
 const READ_PATH: &str = "/api/read";
+const EXPORT_PATH: &str = "/api/export";
 const STATS_PATH: &str = "/api/stats";
 const LOG_PREFIX: &str = "/api/logs/";
+
+/// The export caps a deployment's configuration describes.
+pub fn export_limits(config: &Config) -> ExportLimits {
+    ExportLimits {
+        max_events: config.export_max_events,
+        ..ExportLimits::DEFAULT
+    }
+}
 
 /// The read context a deployment's configuration describes. Its tenant is only the anonymous one:
 /// each request reads as the tenant of its key.
@@ -35,29 +47,49 @@ pub fn context(config: &Config) -> ReadContext {
     }
 }
 
-/// The handler, generic over the read port and the key store so that tests and the local runner
-/// use the very same code.
-pub struct ReadHandler<R, K> {
+/// The handler, generic over the read port, the key store and the queue (which records exports)
+/// so that tests and the local runner use the very same code.
+pub struct ReadHandler<R, K, Q> {
     store: R,
+    queue: Q,
     context: ReadContext,
     verifier: Verifier<K>,
     frame_ancestors: FrameAncestors,
+    export_limits: ExportLimits,
+    retention_days: u32,
 }
 
 enum Route {
     Read,
+    Export,
     Stats,
     Log(Option<EventId>),
 }
 
-impl<R: ReadStore, K: KeyStore> ReadHandler<R, K> {
-    pub fn new(store: R, context: ReadContext, verifier: Verifier<K>) -> Self {
+impl<R: ReadStore, K: KeyStore, Q: EventQueue> ReadHandler<R, K, Q> {
+    pub fn new(store: R, queue: Q, context: ReadContext, verifier: Verifier<K>) -> Self {
         Self {
             store,
+            queue,
             context,
             verifier,
             frame_ancestors: FrameAncestors::none(),
+            export_limits: ExportLimits::DEFAULT,
+            retention_days: 0,
         }
+    }
+
+    /// `AUDIT_RETENTION_DAYS`, for the events that record exports, as the write function stamps.
+    pub fn with_retention_days(mut self, days: u32) -> Self {
+        self.retention_days = days;
+        self
+    }
+
+    /// How much one export answer holds (`AUDIT_EXPORT_MAX_EVENTS`); tests lower it to see `Link`
+    /// with few events.
+    pub fn with_export_limits(mut self, limits: ExportLimits) -> Self {
+        self.export_limits = limits;
+        self
     }
 
     /// The pages that may frame the viewer (`AUDIT_VIEWER_FRAME_ANCESTORS`); none by default.
@@ -121,6 +153,8 @@ impl<R: ReadStore, K: KeyStore> ReadHandler<R, K> {
         }
         let route = if path == READ_PATH {
             Route::Read
+        } else if path == EXPORT_PATH {
+            Route::Export
         } else if path == STATS_PATH {
             Route::Stats
         } else if let Some(id) = path
@@ -139,12 +173,26 @@ impl<R: ReadStore, K: KeyStore> ReadHandler<R, K> {
         }
         let principal = authorize(&self.verifier, request, Scope::Read).await?;
         let context = ReadContext {
-            tenant: principal.tenant,
+            tenant: principal.tenant.clone(),
             ..self.context.clone()
         };
         *tenant = Some(context.tenant.clone());
         match route {
             Route::Read => self.read(store, request, &context).await,
+            Route::Export => {
+                let params = request.query_string_parameters();
+                let params = params.iter().map(|(k, v)| (k.to_owned(), v.to_owned()));
+                export::export(
+                    store,
+                    &self.queue,
+                    &context,
+                    &principal,
+                    params,
+                    self.export_limits,
+                    self.retention_days,
+                )
+                .await
+            }
             Route::Stats => self.stats(store, request, &context).await,
             Route::Log(None) => Err(ApiError::NotFound),
             Route::Log(Some(id)) => match store.get(&context.tenant, &id).await?.value {
@@ -191,6 +239,7 @@ impl<R: ReadStore, K: KeyStore> ReadHandler<R, K> {
     }
 }
 
+mod export;
 mod viewer;
 
 #[cfg(test)]

@@ -2,9 +2,9 @@
 //! requests with the library's handler.
 
 use audit_aws::DynamoReader;
-use audit_aws::{sdk_config, Config, DynamoKeys};
+use audit_aws::{sdk_config, Config, DynamoKeys, SqsQueue};
 use audit_domain::auth::Verifier;
-use audit_read::{context, ReadHandler};
+use audit_read::{context, export_limits, ReadHandler};
 use lambda_http::{run, service_fn, Error, Request};
 
 #[tokio::main]
@@ -16,8 +16,12 @@ async fn main() -> Result<(), Error> {
     let dynamo = audit_aws::endpoint::dynamodb_client(&sdk);
     let store = DynamoReader::new(dynamo.clone(), &config.table, &config.counters_table);
     let verifier = Verifier::new(DynamoKeys::new(dynamo, &config.table), config.auth_policy());
-    let handler = ReadHandler::new(store, context(&config), verifier)
-        .with_frame_ancestors(config.viewer_frame_ancestors.clone());
+    // Exports are recorded in the tenant's log through the write function's queue.
+    let queue = SqsQueue::from_sdk(&sdk, &config.queue_url);
+    let handler = ReadHandler::new(store, queue, context(&config), verifier)
+        .with_frame_ancestors(config.viewer_frame_ancestors.clone())
+        .with_retention_days(config.retention_days)
+        .with_export_limits(export_limits(&config));
     let handler = &handler;
     run(service_fn(move |request: Request| async move {
         Ok::<_, Error>(handler.handle(request).await)

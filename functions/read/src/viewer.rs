@@ -50,7 +50,7 @@ mod tests {
     use audit_domain::auth::{AuthMode, AuthPolicy, Verifier};
     use audit_domain::cursor::CursorKey;
     use audit_domain::read::ReadContext;
-    use audit_domain::testing::{MemoryKeys, MemoryReader};
+    use audit_domain::testing::{MemoryKeys, MemoryReader, RecordingQueue};
     use audit_domain::Tenant;
     use audit_viewer::FrameAncestors;
     use lambda_http::http::{HeaderMap, Method};
@@ -58,9 +58,10 @@ mod tests {
     use serde_json::{json, Value};
 
     /// Keys are required: the viewer must be served without one all the same.
-    fn handler() -> ReadHandler<MemoryReader, MemoryKeys> {
+    fn handler() -> ReadHandler<MemoryReader, MemoryKeys, RecordingQueue> {
         ReadHandler::new(
             MemoryReader::new(&[], 2),
+            RecordingQueue::default(),
             ReadContext {
                 tenant: Tenant::default(),
                 shards: 2,

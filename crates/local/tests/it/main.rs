@@ -7,6 +7,7 @@ mod common;
 mod counted;
 mod counters;
 mod drain;
+mod export;
 mod faults;
 mod fixtures;
 mod ingest;
