@@ -10,7 +10,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 ENDPOINT="${AWS_ENDPOINT_URL:-http://127.0.0.1:4566}"
-RUNNER=target/debug/audit-local
+RUNNER="${CARGO_TARGET_DIR:-target}/debug/audit-local"
 RUN_DIR=.run
 RUNNER_LOG="$RUN_DIR/browser-runner.log"
 export CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
