@@ -35,10 +35,10 @@ async fn seed(app: &TestApp) -> Vec<Value> {
                 // Few distinct times, so that ties are broken by the id.
                 "created_at": format!("2026-01-01T00:00:{:02}Z", i % 9),
             });
-            if i % 3 != 0 {
+            if !i.is_multiple_of(3) {
                 event["customer_id"] = json!(i % 2);
             }
-            if i % 4 == 0 {
+            if i.is_multiple_of(4) {
                 event["metadata"] = json!({"i": i, "ü": "a,b"});
             }
             event

@@ -26,7 +26,7 @@ fn stored(i: usize, name: &str, description: &str, metadata: Option<Value>) -> E
     if let Some(metadata) = metadata {
         input["metadata"] = metadata;
     }
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         input["customer_id"] = json!(i);
     }
     NewEvent::from_json(&input, at)
