@@ -124,6 +124,7 @@ async fn target(args: &Args, run: &str) -> anyhow::Result<Target> {
         listen: "127.0.0.1:0".parse()?,
         visibility_timeout: Some(5),
         poll_wait: Duration::from_secs(1),
+        stream_deliveries: 1,
     })
     .await
     .context("could not start the runner; is the emulator running? (`make load` starts it)")?;

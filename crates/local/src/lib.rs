@@ -75,6 +75,9 @@ pub struct Settings {
     pub visibility_timeout: Option<u32>,
     /// Long-poll wait of the queue drain.
     pub poll_wait: Duration,
+    /// Times each stream batch is handed to the count function: 1 as Lambda does when all goes
+    /// well; the fault suite sets 2, as a retry after a lost answer would deliver it.
+    pub stream_deliveries: usize,
 }
 
 /// A started runner. Dropping it does not stop it; call [`Running::stop`].
@@ -153,6 +156,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         listen,
         visibility_timeout,
         poll_wait,
+        stream_deliveries,
     } = settings;
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
@@ -204,6 +208,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         handler: count,
         batch_size: STREAM_BATCH_SIZE,
         idle: STREAM_IDLE,
+        deliveries: stream_deliveries,
     };
     let stream_task = tokio::spawn(stream_poller.run(stopped.clone()));
 

@@ -50,6 +50,7 @@ async fn main() -> anyhow::Result<()> {
         listen,
         visibility_timeout,
         poll_wait: Duration::from_secs(2),
+        stream_deliveries: 1,
     })
     .await
     .context("the local runner could not start")?;

@@ -46,6 +46,9 @@ pub struct StreamPoller<H> {
     pub batch_size: i32,
     /// The pause after a poll that found nothing new.
     pub idle: Duration,
+    /// Times each batch is handed over; the last delivery's answer is the one acted on. More than 1
+    /// is a fault injected for tests: every batch delivered again, as a Lambda retry would.
+    pub deliveries: usize,
 }
 
 /// Where one shard is read from next.
@@ -187,6 +190,11 @@ impl<H: StreamHandler> StreamPoller<H> {
             .as_ref()
             .and_then(|r| r.sequence_number.clone());
         let payload = self.payload(arn, shard, &records);
+        for _ in 1..self.deliveries {
+            if let Err(error) = self.handler.handle(payload.clone()).await {
+                tracing::warn!(shard, error = %audit_telemetry::error_chain(error.as_ref()), "an extra delivery failed");
+            }
+        }
         match self.handler.handle(payload).await {
             Ok(failed) if failed.is_empty() => match output.next_shard_iterator {
                 Some(next) => position.iterator = Some(next),

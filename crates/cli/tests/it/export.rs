@@ -26,6 +26,7 @@ async fn runner() -> Running {
         listen: "127.0.0.1:0".parse().unwrap(),
         visibility_timeout: Some(1),
         poll_wait: Duration::from_secs(1),
+        stream_deliveries: 1,
     })
     .await
     .expect("the runner starts on the emulator")

@@ -13,6 +13,7 @@ use crate::common;
 mod crash;
 mod delivery;
 mod dynamo;
+mod stream;
 
 // What the cases share: the runner as a child process, the load and its ledger, the check, and the
 // fault injectors.

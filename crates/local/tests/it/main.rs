@@ -13,4 +13,5 @@ mod fixtures;
 mod ingest;
 mod openapi_sync;
 mod read;
+mod stream_poller;
 mod viewer;

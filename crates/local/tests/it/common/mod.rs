@@ -46,6 +46,11 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(config: Config) -> TestApp {
+    spawn_app_delivering(config, 1).await
+}
+
+/// A runner whose stream poller hands the count function every batch `deliveries` times.
+pub async fn spawn_app_delivering(config: Config, deliveries: usize) -> TestApp {
     let sdk = sdk().await;
     let running = start(Settings {
         config: config.clone(),
@@ -53,6 +58,7 @@ pub async fn spawn_app_with(config: Config) -> TestApp {
         listen: "127.0.0.1:0".parse().unwrap(),
         visibility_timeout: Some(1),
         poll_wait: Duration::from_secs(1),
+        stream_deliveries: deliveries,
     })
     .await
     .expect("the runner starts; is the emulator running? (`make test` starts it)");

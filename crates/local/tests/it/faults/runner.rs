@@ -64,6 +64,7 @@ impl Runner {
         let child = Command::new(env!("CARGO_BIN_EXE_audit-local"))
             .env("AUDIT_LISTEN", &listen)
             .env("AUDIT_TABLE", &config.table)
+            .env("AUDIT_COUNTERS_TABLE", &config.counters_table)
             .env("AUDIT_QUEUE_URL", &config.queue_url)
             .env("AUDIT_SHARDS", config.shards.to_string())
             .env("AUDIT_AUTH", "optional")
