@@ -16,7 +16,7 @@ export AWS_ENDPOINT_URL ?= http://127.0.0.1:4566
 export AUDIT_LOG_FORMAT ?= text
 export RUST_LOG ?= info
 
-.PHONY: help dev test test-faults watch emulator emulator-stop venv lint fmt validate package deploy \
+.PHONY: help dev test test-faults test-browser watch emulator emulator-stop venv lint fmt validate package deploy \
         build bench fuzz load
 
 help: ## List the targets.
@@ -45,6 +45,10 @@ test: venv ## Run every test: unit, property and integration tests against the e
 test-faults: venv ## Fault suite: kills, outages, throttling, redelivery, poison; each 201 is stored once.
 	cargo build -p audit-local
 	@scripts/with-emulator.sh cargo test -p audit-local --test it -- --ignored --test-threads=1 --nocapture faults::
+
+test-browser: venv ## The viewer in Chromium (playwright-core, npm ci) against a runner of its own; screenshots in target/browser/.
+	cargo build -p audit-local
+	@scripts/with-emulator.sh scripts/test-browser.sh
 
 bench: venv ## Benchmarks: drain vs raw BatchWriteItem, read cost per page (1k, 30k), init time, sizes.
 	cargo build --release -p audit-bench -p audit-local -p audit-write -p audit-drain -p audit-read

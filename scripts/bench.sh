@@ -21,6 +21,9 @@ RUNS="${BENCH_INIT_RUNS:-20}"
   echo "## read cost per page"
   target/release/bench-reads 1000 "$LARGE"
   echo
+  echo "## export throughput beside a cursor walk of /api/read"
+  target/release/bench-export "${BENCH_EXPORT_EVENTS:-5000}"
+  echo
   echo "## init time (process start to first /invocation/next) and first answer, against hello-world"
   # The functions' first answers need their table and queue to exist.
   export AUDIT_TABLE=bench-init-events AUDIT_QUEUE_URL="$AWS_ENDPOINT_URL/123456789012/bench-init-events"

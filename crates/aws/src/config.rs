@@ -10,6 +10,7 @@ pub use audit_domain::auth::AuthMode;
 use audit_domain::auth::AuthPolicy;
 use audit_domain::Tenant;
 pub use audit_telemetry::LogFormat;
+pub use audit_viewer::FrameAncestors;
 
 /// A secret that cannot be printed by accident: `Debug` shows only that it is there.
 #[derive(Clone)]
@@ -83,6 +84,14 @@ pub struct Config {
     pub key_cache_ttl: Duration,
     /// `AUDIT_LOG_FORMAT`: `json` (the default, for CloudWatch) or `text` (for people).
     pub log_format: LogFormat,
+    /// `AUDIT_VIEWER_FRAME_ANCESTORS` (default `'none'`): the pages that may show the viewer in a
+    /// frame, as CSP `frame-ancestors` sources (`'self'`, schemes, hosts), for people who embed it
+    /// in their own admin pages. A value that could add a directive of its own stops start-up.
+    pub viewer_frame_ancestors: FrameAncestors,
+    /// `AUDIT_EXPORT_MAX_EVENTS` (default 5,000, at least 1): the most events one
+    /// `GET /api/export` answer holds (the byte cap of 5 MiB applies as well). Lower it to keep
+    /// each answer's time short; more than the default risks the read function's timeout.
+    pub export_max_events: usize,
     /// How the SDK reaches AWS or the emulator.
     pub sdk: SdkSettings,
 }
@@ -189,6 +198,12 @@ impl Config {
                     LogFormat::parse(v).ok_or_else(|| format!("expected json or text, got {v:?}"))
                 })?
                 .unwrap_or_default(),
+            viewer_frame_ancestors: vars
+                .parsed("AUDIT_VIEWER_FRAME_ANCESTORS", |v| {
+                    FrameAncestors::parse(v).map_err(|e| e.to_string())
+                })?
+                .unwrap_or_default(),
+            export_max_events: vars.number("AUDIT_EXPORT_MAX_EVENTS", 5_000, 1)?,
             sdk: SdkSettings::from_vars(vars)?,
         })
     }
@@ -337,11 +352,35 @@ mod tests {
             ("AUDIT_TLS_NATIVE_ROOTS", "yes"),
             ("AUDIT_LOG_FORMAT", "xml"),
             ("AUDIT_KEY_CACHE_SECONDS", "1.5"),
+            ("AUDIT_EXPORT_MAX_EVENTS", "0"),
         ] {
             let error = config(&[(name, value)]).unwrap_err();
             assert_eq!(error.name, name);
             assert!(error.to_string().contains(name), "{error}");
         }
+    }
+
+    #[test]
+    fn frame_ancestors_default_to_none_and_refuse_a_second_directive() {
+        assert_eq!(
+            config(&[]).unwrap().viewer_frame_ancestors.as_str(),
+            "'none'"
+        );
+        let c = config(&[(
+            "AUDIT_VIEWER_FRAME_ANCESTORS",
+            "'self' https://admin.example.com",
+        )])
+        .unwrap();
+        assert_eq!(
+            c.viewer_frame_ancestors.as_str(),
+            "'self' https://admin.example.com"
+        );
+        let error = config(&[(
+            "AUDIT_VIEWER_FRAME_ANCESTORS",
+            "https://a.example; script-src *",
+        )])
+        .unwrap_err();
+        assert_eq!(error.name, "AUDIT_VIEWER_FRAME_ANCESTORS");
     }
 
     #[test]

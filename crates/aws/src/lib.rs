@@ -17,7 +17,7 @@ pub mod store;
 
 pub use api_keys::DynamoKeys;
 pub use archive::S3Archive;
-pub use config::{Config, ConfigError, SdkSettings, Secret};
+pub use config::{Config, ConfigError, FrameAncestors, SdkSettings, Secret};
 pub use log::DynamoLog;
 pub use queue::SqsQueue;
 pub use reader::DynamoReader;

@@ -5,7 +5,10 @@
 //! New top-level groups are new variants of [`Command`], each with its own subcommand enum or
 //! arguments, as [`Command::Keys`] has [`KeysCommand`].
 
+use std::path::PathBuf;
+
 use audit_domain::auth::{KeyId, Scope};
+use audit_domain::query::{ExportFormat, Sort};
 use audit_domain::{time, Tenant};
 use chrono::{DateTime, Utc};
 use clap::builder::{PossibleValuesParser, TypedValueParser as _};
@@ -14,7 +17,8 @@ use clap::{Parser, Subcommand};
 /// Where the CLI's configuration comes from: the top-level help says it after the commands.
 const ENVIRONMENT: &str = "\
 Configuration comes from the environment, as for the functions: AUDIT_TABLE, and the AWS SDK's
-usual variables (AWS_ENDPOINT_URL for the emulator; unset, the SDK reaches AWS).";
+usual variables (AWS_ENDPOINT_URL for the emulator; unset, the SDK reaches AWS). `export` reads
+through the API instead: AUDIT_URL and AUDIT_API_KEY, or --url and --key.";
 
 /// The operator's CLI for the audit log's API keys and counters.
 ///
@@ -58,6 +62,46 @@ pub enum Command {
         #[command(subcommand)]
         command: CountersCommand,
     },
+    /// Export a tenant's events through the API, with the filters of `GET /api/read`, to a file.
+    ///
+    /// Follows `GET /api/export`'s `Link` to the end and shows the events written against the
+    /// read's `total_records`. It writes a temporary file beside FILE and renames it at the end,
+    /// so an interrupted export never leaves a truncated FILE.
+    Export(ExportArgs),
+}
+
+/// The default `--url`: `make dev`'s runner.
+pub const DEFAULT_URL: &str = "http://127.0.0.1:3050";
+
+#[derive(Debug, PartialEq, clap::Args)]
+pub struct ExportArgs {
+    /// Events whose name starts with this, ignoring case.
+    #[arg(long, value_name = "PREFIX")]
+    pub event_name: Option<String>,
+    /// Only this customer's events.
+    #[arg(long, value_name = "ID")]
+    pub customer_id: Option<u64>,
+    /// Events at or after this RFC 3339 time.
+    #[arg(long, value_name = "RFC3339", value_parser = any_time)]
+    pub from: Option<DateTime<Utc>>,
+    /// Events before this RFC 3339 time.
+    #[arg(long, value_name = "RFC3339", value_parser = any_time)]
+    pub to: Option<DateTime<Utc>>,
+    /// created_at, -created_at (the default), event_name or -event_name.
+    #[arg(long, value_name = "SORT", value_parser = sort, allow_hyphen_values = true)]
+    pub sort: Option<Sort>,
+    /// ndjson (one `log` object a line, the default) or csv (RFC 4180 with a header).
+    #[arg(long, value_name = "FORMAT", value_parser = format, default_value = "ndjson")]
+    pub format: ExportFormat,
+    /// The file to write; it appears only once the export is complete.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: PathBuf,
+    /// The API's root URL [default: AUDIT_URL, else http://127.0.0.1:3050].
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// An API key with logs:read [default: AUDIT_API_KEY; none for `make dev`'s optional auth].
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<String>,
 }
 
 #[derive(Debug, PartialEq, Subcommand)]
@@ -150,6 +194,20 @@ fn scope() -> impl clap::builder::TypedValueParser<Value = Scope> {
 fn key_id(text: &str) -> Result<KeyId, String> {
     KeyId::parse(text)
         .ok_or_else(|| format!("{text:?} is not a key id (16 characters, as `keys list` shows)"))
+}
+
+fn any_time(text: &str) -> Result<DateTime<Utc>, String> {
+    time::parse_rfc3339(text)
+        .ok_or_else(|| format!("{text:?} is not an RFC 3339 time (e.g. 2026-12-01T00:00:00Z)"))
+}
+
+fn sort(text: &str) -> Result<Sort, String> {
+    Sort::parse(text)
+        .map_err(|_| format!("{text:?} is not created_at, -created_at, event_name or -event_name"))
+}
+
+fn format(text: &str) -> Result<ExportFormat, String> {
+    ExportFormat::parse(text).map_err(|_| format!("{text:?} is not ndjson or csv"))
 }
 
 fn future_time(text: &str) -> Result<DateTime<Utc>, String> {

@@ -1,10 +1,11 @@
-//! `audit-log`: the operator's CLI for API keys and counters. It reads the same configuration as
+//! `audit-log`: the operator's CLI for API keys, counters and exports. It reads the same configuration as
 //! the functions (`Config::from_env`, `sdk_config`), so it works on the emulator's table under
 //! `make` and on AWS's when `AWS_ENDPOINT_URL` is unset. A new key's secret is printed once and
 //! stored only as a hash.
 
 mod args;
 mod counters;
+mod export;
 mod verify;
 
 use std::process::ExitCode;
@@ -43,13 +44,17 @@ async fn main() -> ExitCode {
 }
 
 async fn run(command: Command) -> anyhow::Result<ExitCode> {
-    let config = Config::from_env()?;
     match command {
         Command::Verify { tenant, json, lag } => {
+            let config = Config::from_env()?;
             Ok(verify::verify(&config, tenant, json, std::time::Duration::from_secs(lag)).await)
         }
-        Command::Keys { command } => keys(command, &config).await.map(|()| ExitCode::SUCCESS),
+        Command::Keys { command } => {
+            let config = Config::from_env()?;
+            keys(command, &config).await.map(|()| ExitCode::SUCCESS)
+        }
         Command::Counters { command } => {
+            let config = Config::from_env()?;
             let store =
                 DynamoCounters::from_sdk(&sdk_config(&config.sdk).await, &config.counters_table);
             match command {
@@ -60,6 +65,18 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                     counters::rebuild(&store, tenant, yes, &config.table).await
                 }
             }
+        }
+        // An export reads through the API, not the table: it needs none of the functions' settings.
+        Command::Export(args) => {
+            let output = args.output.clone();
+            let written = export::export(args).await?;
+            eprintln!(
+                "wrote {} events to {} ({} answers)",
+                written.events,
+                output.display(),
+                written.answers
+            );
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

@@ -367,5 +367,9 @@ impl ReadQuery {
     }
 }
 
+mod export;
+
+pub use export::{ExportFormat, ExportQuery};
+
 #[cfg(test)]
 mod tests;

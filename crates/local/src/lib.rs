@@ -41,7 +41,7 @@ pub trait Handler: Send + Sync + 'static {
     fn call(&self, request: Request) -> Pin<Box<dyn Future<Output = Response<Body>> + Send + '_>>;
 }
 
-impl Handler for ReadHandler<DynamoReader, DynamoKeys> {
+impl Handler for ReadHandler<DynamoReader, DynamoKeys, SqsQueue> {
     fn call(&self, request: Request) -> Pin<Box<dyn Future<Output = Response<Body>> + Send + '_>> {
         Box::pin(self.handle(request))
     }
@@ -216,7 +216,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     );
     let kms = audit_aws::endpoint::kms_client(&sdk);
     infra::ensure_signing_key(&kms, &created.signing_key).await?;
-    let read = read_handler(&config, &dynamo, &kms, &created);
+    let read = read_handler(&config, &dynamo, &sqs, &kms, &created);
     let routes = Arc::new(gateway::Routes {
         write: Arc::new(write),
         read,
@@ -379,6 +379,7 @@ fn verifier(
 fn read_handler(
     config: &Config,
     dynamo: &aws_sdk_dynamodb::Client,
+    sqs: &aws_sdk_sqs::Client,
     kms: &aws_sdk_kms::Client,
     created: &infra::Created,
 ) -> Arc<dyn Handler> {
@@ -390,9 +391,14 @@ fn read_handler(
     Arc::new(
         ReadHandler::new(
             reader,
+            // Exports are recorded through the write function's queue, as in the template.
+            SqsQueue::new(sqs.clone(), &created.queue_url),
             audit_read::context(config),
             verifier(config, dynamo, &created.table),
         )
+        .with_frame_ancestors(config.viewer_frame_ancestors.clone())
+        .with_retention_days(config.retention_days)
+        .with_export_limits(audit_read::export_limits(config))
         .with_log(Arc::new(proofs)),
     )
 }

@@ -1,6 +1,8 @@
 //! The read function: `GET /api/read` (filtered, sorted, paged events), `GET /api/logs/{id}` and
-//! `GET /api/stats` (counts over time, from the counters), and the sealed log's checkpoints and
-//! proofs ([`proofs`]).
+//! `GET /api/stats` (counts over time, from the counters), the sealed log's checkpoints and
+//! proofs ([`proofs`]), the viewer's page and assets (`GET /`, `GET /viewer/*`), which are public
+//! and answered before any key check, and `GET /api/export` (a read's events as NDJSON or CSV,
+//! each answer audited through the queue).
 //! It routes on method and path itself, so that the same handler serves API Gateway, the local
 //! runner and tests. Each request is metered and its cost logged as structured fields.
 
@@ -14,21 +16,33 @@ use audit_api::{json_response, route_path, ApiError};
 use audit_aws::Config;
 use audit_domain::auth::{Scope, Verifier};
 use audit_domain::cursor::CursorKey;
-use audit_domain::ports::{EventLookup, KeyStore, Metered, ReadCost, ReadStore};
+use audit_domain::ports::{EventLookup, EventQueue, KeyStore, Metered, ReadCost, ReadStore};
 use audit_domain::query::{ReadQuery, StatsQuery};
 use audit_domain::read::{self, ReadContext};
 use audit_domain::{time, EventId, FieldErrors, Tenant};
 use audit_telemetry::metrics::{self, Unit};
+use audit_viewer::FrameAncestors;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
 
+pub use export::{ExportLimits, CSV_HEADER, EXPORTED_EVENT};
+
 const READ_PATH: &str = "/api/read";
+const EXPORT_PATH: &str = "/api/export";
 const STATS_PATH: &str = "/api/stats";
 const LOG_PREFIX: &str = "/api/logs/";
 const PROOF_SUFFIX: &str = "/proof";
 const CHECKPOINT_PATH: &str = "/api/checkpoint";
 const CONSISTENCY_PATH: &str = "/api/checkpoint/consistency";
+
+/// The export caps a deployment's configuration describes.
+pub fn export_limits(config: &Config) -> ExportLimits {
+    ExportLimits {
+        max_events: config.export_max_events,
+        ..ExportLimits::DEFAULT
+    }
+}
 
 /// The read context a deployment's configuration describes. Its tenant is only the anonymous one:
 /// each request reads as the tenant of its key.
@@ -40,18 +54,23 @@ pub fn context(config: &Config) -> ReadContext {
     }
 }
 
-/// The handler, generic over the read port and the key store so that tests and the local runner
-/// use the very same code.
-pub struct ReadHandler<R, K> {
+/// The handler, generic over the read port, the key store and the queue (which records exports)
+/// so that tests and the local runner use the very same code.
+pub struct ReadHandler<R, K, Q> {
     store: R,
+    queue: Q,
     context: ReadContext,
     verifier: Verifier<K>,
     /// The sealed log's routes; without them they answer 404.
     log: Option<Arc<dyn proofs::LogApi>>,
+    frame_ancestors: FrameAncestors,
+    export_limits: ExportLimits,
+    retention_days: u32,
 }
 
 enum Route {
     Read,
+    Export,
     Stats,
     Log(Option<EventId>),
     Proof(Option<EventId>),
@@ -59,19 +78,42 @@ enum Route {
     Consistency,
 }
 
-impl<R: ReadStore, K: KeyStore> ReadHandler<R, K> {
-    pub fn new(store: R, context: ReadContext, verifier: Verifier<K>) -> Self {
+impl<R: ReadStore, K: KeyStore, Q: EventQueue> ReadHandler<R, K, Q> {
+    pub fn new(store: R, queue: Q, context: ReadContext, verifier: Verifier<K>) -> Self {
         Self {
             store,
+            queue,
             context,
             verifier,
             log: None,
+            frame_ancestors: FrameAncestors::none(),
+            export_limits: ExportLimits::DEFAULT,
+            retention_days: 0,
         }
     }
 
     /// Serves the sealed log's routes from `log`.
     pub fn with_log(mut self, log: Arc<dyn proofs::LogApi>) -> Self {
         self.log = Some(log);
+        self
+    }
+
+    /// `AUDIT_RETENTION_DAYS`, for the events that record exports, as the write function stamps.
+    pub fn with_retention_days(mut self, days: u32) -> Self {
+        self.retention_days = days;
+        self
+    }
+
+    /// How much one export answer holds (`AUDIT_EXPORT_MAX_EVENTS`); tests lower it to see `Link`
+    /// with few events.
+    pub fn with_export_limits(mut self, limits: ExportLimits) -> Self {
+        self.export_limits = limits;
+        self
+    }
+
+    /// The pages that may frame the viewer (`AUDIT_VIEWER_FRAME_ANCESTORS`); none by default.
+    pub fn with_frame_ancestors(mut self, frame_ancestors: FrameAncestors) -> Self {
+        self.frame_ancestors = frame_ancestors;
         self
     }
 
@@ -125,8 +167,13 @@ impl<R: ReadStore, K: KeyStore> ReadHandler<R, K> {
         tenant: &mut Option<Tenant>,
     ) -> Result<Response<Body>, ApiError> {
         let path = route_path(request);
+        if path == audit_viewer::INDEX_PATH || path.starts_with(audit_viewer::ASSET_PREFIX) {
+            return viewer::serve(request, path, &self.frame_ancestors);
+        }
         let route = if path == READ_PATH {
             Route::Read
+        } else if path == EXPORT_PATH {
+            Route::Export
         } else if path == STATS_PATH {
             Route::Stats
         } else if path == CHECKPOINT_PATH {
@@ -155,12 +202,26 @@ impl<R: ReadStore, K: KeyStore> ReadHandler<R, K> {
         }
         let principal = authorize(&self.verifier, request, Scope::Read).await?;
         let context = ReadContext {
-            tenant: principal.tenant,
+            tenant: principal.tenant.clone(),
             ..self.context.clone()
         };
         *tenant = Some(context.tenant.clone());
         match route {
             Route::Read => self.read(store, request, &context).await,
+            Route::Export => {
+                let params = request.query_string_parameters();
+                let params = params.iter().map(|(k, v)| (k.to_owned(), v.to_owned()));
+                export::export(
+                    store,
+                    &self.queue,
+                    &context,
+                    &principal,
+                    params,
+                    self.export_limits,
+                    self.retention_days,
+                )
+                .await
+            }
             Route::Stats => self.stats(store, request, &context).await,
             Route::Log(None) | Route::Proof(None) => Err(ApiError::NotFound),
             Route::Proof(Some(id)) => self.proof(store, request, &context.tenant, &id).await,
@@ -292,6 +353,9 @@ fn size_param(value: Option<&str>, field: &str, errors: &mut FieldErrors) -> Opt
         }
     }
 }
+
+mod export;
+mod viewer;
 
 #[cfg(test)]
 mod tests;

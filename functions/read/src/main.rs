@@ -2,9 +2,9 @@
 //! requests with the library's handler.
 
 use audit_aws::DynamoReader;
-use audit_aws::{sdk_config, Config, DynamoKeys, DynamoLog, KmsSigner};
+use audit_aws::{sdk_config, Config, DynamoKeys, DynamoLog, KmsSigner, SqsQueue};
 use audit_domain::auth::Verifier;
-use audit_read::{context, ReadHandler};
+use audit_read::{context, export_limits, ReadHandler};
 use lambda_http::{run, service_fn, Error, Request};
 
 #[tokio::main]
@@ -23,8 +23,13 @@ async fn main() -> Result<(), Error> {
         DynamoLog::new(dynamo.clone(), &config.log_table),
         KmsSigner::from_sdk(&sdk, &config.signing_key),
     );
-    let handler =
-        ReadHandler::new(store, context(&config), verifier).with_log(std::sync::Arc::new(proofs));
+    // Exports are recorded in the tenant's log through the write function's queue.
+    let queue = SqsQueue::from_sdk(&sdk, &config.queue_url);
+    let handler = ReadHandler::new(store, queue, context(&config), verifier)
+        .with_frame_ancestors(config.viewer_frame_ancestors.clone())
+        .with_retention_days(config.retention_days)
+        .with_export_limits(export_limits(&config))
+        .with_log(std::sync::Arc::new(proofs));
     let handler = &handler;
     run(service_fn(move |request: Request| async move {
         Ok::<_, Error>(handler.handle(request).await)

@@ -2,7 +2,7 @@
 
 use super::*;
 use audit_domain::auth::{AuthMode, AuthPolicy};
-use audit_domain::testing::{FailingReader, MemoryKeys, MemoryReader};
+use audit_domain::testing::{FailingReader, MemoryKeys, MemoryReader, RecordingQueue};
 use audit_domain::{time, Event, NewEvent, Tenant};
 use lambda_http::http::header;
 use serde_json::Value;
@@ -40,8 +40,8 @@ fn request(method: Method, path: &str, query: &[(&str, &str)]) -> Request {
         .with_query_string_parameters(params)
 }
 
-async fn call<R: ReadStore, K: KeyStore>(
-    handler: &ReadHandler<R, K>,
+async fn call<R: ReadStore, K: KeyStore, Q: EventQueue>(
+    handler: &ReadHandler<R, K, Q>,
     request: Request,
 ) -> (u16, Value) {
     let response = handler.handle(request).await;
@@ -52,8 +52,13 @@ async fn call<R: ReadStore, K: KeyStore>(
     (response.status().as_u16(), body)
 }
 
-fn handler(events: &[Event]) -> ReadHandler<MemoryReader, MemoryKeys> {
-    ReadHandler::new(MemoryReader::new(events, 4), ctx(), verifier())
+fn handler(events: &[Event]) -> ReadHandler<MemoryReader, MemoryKeys, RecordingQueue> {
+    ReadHandler::new(
+        MemoryReader::new(events, 4),
+        RecordingQueue::default(),
+        ctx(),
+        verifier(),
+    )
 }
 
 #[tokio::test]
@@ -108,7 +113,7 @@ async fn one_log_by_id_or_404() {
         "/api/logs/".to_owned(),
         format!("/api/logs/{}/more", event.id),
         "/api/nope".to_owned(),
-        "/".to_owned(),
+        "/viewer".to_owned(),
     ] {
         assert_eq!(
             call(&h, request(Method::GET, &path, &[])).await,
@@ -147,7 +152,7 @@ async fn a_trailing_slash_still_routes() {
 
 #[tokio::test]
 async fn store_failures_answer_the_generic_500() {
-    let h = ReadHandler::new(FailingReader, ctx(), verifier());
+    let h = ReadHandler::new(FailingReader, RecordingQueue::default(), ctx(), verifier());
     let expected = (
         500,
         json!({"error": "the server encountered a problem and could not process your request"}),

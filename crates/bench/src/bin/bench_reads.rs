@@ -12,7 +12,7 @@ use audit_aws::DynamoReader;
 use audit_bench::{events, items_of, put_items, sdk, size};
 use audit_domain::auth::{AuthMode, AuthPolicy, Verifier};
 use audit_domain::ports::ReadCost;
-use audit_domain::testing::MemoryKeys;
+use audit_domain::testing::{MemoryKeys, RecordingQueue};
 use audit_infra::{self as infra, InfraSpec, ResourceNames};
 use audit_read::{context, ReadHandler};
 use lambda_http::{Body, Request, RequestExt};
@@ -58,7 +58,7 @@ async fn seed(
 }
 
 async fn get(
-    handler: &ReadHandler<DynamoReader, MemoryKeys>,
+    handler: &ReadHandler<DynamoReader, MemoryKeys, RecordingQueue>,
     query: &[(&str, &str)],
 ) -> (Value, ReadCost) {
     let params: HashMap<String, String> = query
@@ -78,7 +78,7 @@ async fn get(
     (serde_json::from_str(text).unwrap(), cost)
 }
 
-async fn measure(handler: &ReadHandler<DynamoReader, MemoryKeys>, size: usize) {
+async fn measure(handler: &ReadHandler<DynamoReader, MemoryKeys, RecordingQueue>, size: usize) {
     for (label, query) in SHAPES {
         let (first, cost1) = get(handler, query).await;
         let cursor = first["metadata"]["next_cursor"].as_str().map(str::to_owned);
@@ -127,6 +127,7 @@ async fn main() -> anyhow::Result<()> {
     config.table = created.table.clone();
     let handler = ReadHandler::new(
         DynamoReader::new(dynamo.clone(), &created.table, &created.counters_table),
+        RecordingQueue::default(),
         context(&config),
         // Keyless requests act for the default tenant; key checks are not what is measured.
         Verifier::new(MemoryKeys::default(), AuthPolicy::new(AuthMode::Optional)),

@@ -3,6 +3,7 @@
 //! test` starts it), so that they run in parallel.
 
 mod counters;
+mod export;
 mod keys;
 mod verify;
 

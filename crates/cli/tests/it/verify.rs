@@ -91,6 +91,7 @@ async fn verify_is_clean_then_names_every_tampering() {
         listen: "127.0.0.1:0".parse().unwrap(),
         visibility_timeout: Some(1),
         poll_wait: Duration::from_secs(1),
+        stream_deliveries: 1,
         seal: true,
     })
     .await

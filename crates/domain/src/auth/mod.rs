@@ -116,6 +116,9 @@ impl FromIterator<Scope> for Scopes {
 pub struct Principal {
     pub tenant: Tenant,
     pub scopes: Scopes,
+    /// The public id of the key the request presented; `None` for a keyless request under
+    /// optional auth. What an audit of the request may record, never the key itself.
+    pub key_id: Option<KeyId>,
 }
 
 /// The public half of a key: safe to log, print and store in clear.

@@ -145,6 +145,7 @@ impl<K: KeyStore> Verifier<K> {
                 AuthMode::Optional => Ok(Principal {
                     tenant: self.policy.anonymous.clone(),
                     scopes: Scopes::all(),
+                    key_id: None,
                 }),
                 AuthMode::Required => Err(unauthenticated(None, "missing")),
             };
@@ -172,6 +173,7 @@ impl<K: KeyStore> Verifier<K> {
         Ok(Principal {
             tenant: record.info.tenant.clone(),
             scopes: record.info.scopes,
+            key_id: Some(id),
         })
     }
 

@@ -8,6 +8,7 @@
 //! catch up.
 
 mod count;
+mod export;
 mod merge;
 mod plan;
 #[cfg(test)]
@@ -22,10 +23,11 @@ use crate::event::{Event, Tenant};
 use crate::fields::FieldErrors;
 use crate::id::EventId;
 use crate::layout;
-use crate::ports::{ReadStore, StoreError};
+use crate::ports::{KeyEntry, ReadStore, StoreError};
 use crate::query::{ReadQuery, SortKey};
 
 pub use count::{series, Series, SeriesBucket, CUSTOMER_SERIES_LIMIT};
+pub use export::export;
 pub use merge::CUSTOMER_NAME_SORT_LIMIT;
 
 /// What every read of one deployment shares.
@@ -79,6 +81,54 @@ pub enum ReadError {
     TooBroad(FieldErrors),
 }
 
+/// The events of a window's entries, in the window's order, each with its entry. An index entry can
+/// outlive its item briefly (TTL deletion, index lag): such an entry is skipped.
+async fn fetch<'w, R: ReadStore>(
+    store: &R,
+    tenant: &Tenant,
+    entries: &'w [KeyEntry],
+) -> Result<Vec<(&'w KeyEntry, Event)>, StoreError> {
+    let ids: Vec<(&KeyEntry, EventId)> = entries
+        .iter()
+        .filter_map(|e| layout::id_of_ts(&e.ts).map(|id| (e, id)))
+        .collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let wanted: Vec<EventId> = ids.iter().map(|(_, id)| id.clone()).collect();
+    let events = store.get_many(tenant, &wanted).await?.value;
+    let mut found: HashMap<EventId, Event> =
+        events.into_iter().map(|e| (e.id.clone(), e)).collect();
+    Ok(ids
+        .into_iter()
+        .filter_map(|(entry, id)| found.remove(&id).map(|event| (entry, event)))
+        .collect())
+}
+
+/// The signed cursor that resumes `query` right after `last`, on the next page.
+fn cursor_after(ctx: &ReadContext, query: &ReadQuery, last: &KeyEntry) -> String {
+    Cursor {
+        tenant: ctx.tenant.clone(),
+        filters: query.filters.clone(),
+        sort: query.sort,
+        page_size: query.page_size,
+        page: query.page.next(),
+        position: position_of(query, last),
+    }
+    .encode(&ctx.cursor_key)
+}
+
+/// Where a walk stands after `entry`, in the sort's own key.
+fn position_of(query: &ReadQuery, entry: &KeyEntry) -> Position {
+    Position {
+        name_key: match query.sort.key {
+            SortKey::EventName => Some(entry.name_key.clone().unwrap_or_default()),
+            SortKey::CreatedAt => None,
+        },
+        ts: entry.ts.clone(),
+    }
+}
+
 /// Reads the page `query` asks for.
 pub async fn read<R: ReadStore>(
     store: &R,
@@ -94,38 +144,13 @@ pub async fn read<R: ReadStore>(
     )?;
     let total_records = known_total.unwrap_or(counted);
 
-    let ids: Vec<EventId> = window
-        .entries
-        .iter()
-        .filter_map(|e| layout::id_of_ts(&e.ts))
+    let logs: Vec<Event> = fetch(store, &ctx.tenant, &window.entries)
+        .await?
+        .into_iter()
+        .map(|(_, event)| event)
         .collect();
-    let mut found: HashMap<EventId, Event> = if ids.is_empty() {
-        HashMap::new()
-    } else {
-        let events = store.get_many(&ctx.tenant, &ids).await?.value;
-        events.into_iter().map(|e| (e.id.clone(), e)).collect()
-    };
-    // An index entry can outlive its item briefly (TTL deletion, index lag): such an entry is skipped.
-    let logs: Vec<Event> = ids.iter().filter_map(|id| found.remove(id)).collect();
-
     let next_cursor = match (window.has_more, window.entries.last()) {
-        (true, Some(last)) => Some(
-            Cursor {
-                tenant: ctx.tenant.clone(),
-                filters: query.filters.clone(),
-                sort: query.sort,
-                page_size: query.page_size,
-                page: query.page.next(),
-                position: Position {
-                    name_key: match query.sort.key {
-                        SortKey::EventName => Some(last.name_key.clone().unwrap_or_default()),
-                        SortKey::CreatedAt => None,
-                    },
-                    ts: last.ts.clone(),
-                },
-            }
-            .encode(&ctx.cursor_key),
-        ),
+        (true, Some(last)) => Some(cursor_after(ctx, query, last)),
         _ => None,
     };
 

@@ -224,6 +224,52 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// An export's answers, each a sink of `room` events, concatenate to the reference list,
+    /// whatever the page size; every answer but the last is full and links on.
+    #[test]
+    fn export_answers_concatenate_to_the_reference_list(
+        events in events(),
+        filters in filters(),
+        sort in sorts(),
+        size in 1u32..6,
+        room in 1usize..9,
+        shards in 1u32..5,
+    ) {
+        let store = MemoryReader::new(&events, shards);
+        let ctx = context(shards);
+        let expected = reference(&events, &filters, sort);
+        let rt = runtime();
+        let mut query = ReadQuery {
+            filters: filters.clone(), sort, page_size: PageSize::new(size).unwrap(),
+            page: Page::FIRST, after: None,
+        };
+        let mut exported = Vec::new();
+        for answer in 0.. {
+            prop_assert!(answer <= expected.len(), "the export does not end");
+            let mut taken = Vec::new();
+            let next = rt.block_on(export(&store, &ctx, &query, |event| {
+                taken.push(event.id.clone());
+                taken.len() < room
+            })).unwrap();
+            prop_assert!(taken.len() <= room);
+            exported.extend(taken.iter().cloned());
+            match next {
+                Some(text) => {
+                    prop_assert_eq!(taken.len(), room, "a linked answer is full");
+                    let cursor = Cursor::decode(&text, &ctx.cursor_key).unwrap();
+                    prop_assert_eq!(&cursor.filters, &filters);
+                    query = ReadQuery { page: cursor.page, after: Some(cursor.position), ..query };
+                }
+                None => break,
+            }
+        }
+        prop_assert_eq!(&exported, &expected);
+    }
+}
+
 #[test]
 fn nothing_matching_is_an_empty_first_and_last_page() {
     let store = MemoryReader::new(&[], 8);

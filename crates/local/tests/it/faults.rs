@@ -13,8 +13,8 @@ use crate::common;
 mod crash;
 mod delivery;
 mod dynamo;
-mod stream;
 mod seal;
+mod stream;
 
 // What the cases share: the runner as a child process, the load and its ledger, the check, and the
 // fault injectors.

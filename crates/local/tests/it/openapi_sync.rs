@@ -1,8 +1,9 @@
 //! Keeps `openapi.yaml` and the served routes in step. The spec's paths must be the template's API
 //! routes; every operation the spec lists must be served (its example request gets the spec's 2xx,
 //! not the router's 404 or 405); every other method on a known path must answer 405 with an `Allow`
-//! header naming exactly the spec's methods; a malformed API key must get the spec's 401; and paths
-//! next to the known ones must answer 404.
+//! header naming exactly the spec's methods; a malformed API key must get the spec's 401 (the
+//! viewer's public files, `security: []`, are served whatever the key); and paths next to the known
+//! ones must answer 404.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -17,6 +18,8 @@ const METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", 
 const ROUTE_NOT_FOUND: &str = "the requested resource could not be found";
 /// A well-formed id that no event has.
 const UNKNOWN_ID: &str = "01ARZ3NDEKTSV4RRFFQ69G5FAV";
+/// A file the viewer has, for `/viewer/{asset}`.
+const ASSET: &str = "app.js";
 
 fn spec() -> Yaml {
     serde_yaml::from_str(SPEC).expect("openapi.yaml is YAML")
@@ -117,7 +120,14 @@ fn example_request(spec: &Yaml, path: &str, method: &str) -> (Vec<(String, Strin
 }
 
 fn fill(template: &str, id: &str) -> String {
-    template.replace("{id}", id)
+    template.replace("{id}", id).replace("{asset}", ASSET)
+}
+
+/// An operation that needs no key: its `security` is the empty list.
+fn is_public(spec: &Yaml, path: &str, method: &str) -> bool {
+    spec["paths"][path][method.to_lowercase()]["security"]
+        .as_sequence()
+        .is_some_and(Vec::is_empty)
 }
 
 async fn send(app: &TestApp, method: &str, path: &str) -> reqwest::Response {
@@ -259,9 +269,10 @@ async fn a_malformed_key_gets_the_specs_401_on_every_operation() {
     let app = spawn_app().await;
     for (path, methods) in operations(&spec) {
         for method in methods {
+            let public = is_public(&spec, &path, &method);
             let responses = &spec["paths"][&path][method.to_lowercase()]["responses"];
             assert!(
-                responses.get("401").is_some(),
+                public || responses.get("401").is_some(),
                 "{method} {path} lists no 401"
             );
             let (query, body) = example_request(&spec, &path, &method);
@@ -277,6 +288,11 @@ async fn a_malformed_key_gets_the_specs_401_on_every_operation() {
                 request = request.json(body);
             }
             let response = request.send().await.unwrap();
+            if public {
+                let expected = success_status(&spec, &path, &method);
+                assert_eq!(response.status(), expected, "{method} {path} is public");
+                continue;
+            }
             assert_eq!(response.status(), 401, "{method} {path}");
             assert!(response.headers().contains_key("www-authenticate"));
         }
@@ -289,7 +305,7 @@ async fn paths_next_to_the_specs_are_not_served() {
     let spec = spec();
     let documented = operations(&spec);
     let app = spawn_app().await;
-    let mut candidates: Vec<String> = ["/", "/api", "/api/logs", "/api/events", "/api/log"]
+    let mut candidates: Vec<String> = ["/api", "/api/logs", "/api/events", "/api/log", "/viewer"]
         .map(String::from)
         .to_vec();
     for template in documented.keys() {

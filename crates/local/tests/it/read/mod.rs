@@ -15,7 +15,7 @@ use audit_domain::event::{Description, EventName};
 use audit_domain::layout::{CatalogueRecord, EventRecord};
 use audit_domain::ports::{EventStore, ReadCost, Record, StoreError};
 use audit_domain::read::ReadContext;
-use audit_domain::testing::MemoryKeys;
+use audit_domain::testing::{MemoryKeys, RecordingQueue};
 use audit_domain::{time, Event, EventId, Tenant};
 use audit_infra as infra;
 
@@ -37,7 +37,7 @@ const SEED_CONCURRENCY: usize = 1;
 /// so that they see what each answer cost.
 pub struct ReadApp {
     app: TestApp,
-    handler: ReadHandler<DynamoReader, MemoryKeys>,
+    handler: ReadHandler<DynamoReader, MemoryKeys, RecordingQueue>,
 }
 
 /// A runner with its own table and queues, and a read handler on that table.
@@ -56,6 +56,7 @@ pub async fn read_app() -> ReadApp {
             &app.running.table,
             &app.running.counters_table,
         ),
+        RecordingQueue::default(),
         context,
         Verifier::new(MemoryKeys::default(), AuthPolicy::new(AuthMode::Optional)),
     );
