@@ -74,7 +74,7 @@ build: $(INFRA_VENV)/bin/cfn-lint $(VENV)/bin/cargo-lambda ## Build the function
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(INFRA_VENV)/bin/sam build --beta-features --template-file infra/template.yaml
 
 package: build ## sam build, then print the arm64 bootstrap sizes as they would be deployed.
-	@for f in WriteFunction DrainFunction ReadFunction CountFunction; do \
+	@for f in WriteFunction DrainFunction ReadFunction CountFunction SealFunction; do \
 	  printf '%-14s %s bytes\n' "$$f" "$$(stat -c %s .aws-sam/build/$$f/bootstrap)"; \
 	done
 
