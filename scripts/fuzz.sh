@@ -26,59 +26,12 @@ for tool in "$RUNNER" "$SCHEMATHESIS"; do
   fi
 done
 
-host="${LISTEN%:*}"
-port="${LISTEN##*:}"
-answers() { (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; }
-if answers; then
-  echo "fuzz: something already listens on $LISTEN; set FUZZ_LISTEN to a free address" >&2
-  exit 2
-fi
-
-# Names of this run only: the fuzzer's junk never lands in the dev table. Keys are optional, so
+NAME=fuzz
+# shellcheck source=scripts/runner.sh
+source scripts/runner.sh
+# Names of this run only: the fuzzer's junk never lands in the dev tables. Keys are optional, so
 # that keyless requests reach the handlers (a malformed key header is still refused with 401).
-suffix="fuzz-$$-$(date +%s)"
-mkdir -p "$RUN_DIR"
-echo "fuzz: starting the runner on $LISTEN (table audit-$suffix, log: $RUNNER_LOG)"
-AUDIT_LISTEN="$LISTEN" \
-  AUDIT_TABLE="audit-$suffix" \
-  AUDIT_QUEUE_URL="$ENDPOINT/123456789012/audit-$suffix" \
-  AUDIT_AUTH=optional \
-  AUDIT_LOG_FORMAT="${AUDIT_LOG_FORMAT:-text}" \
-  RUST_LOG="${RUST_LOG:-warn}" \
-  NO_COLOR=1 \
-  "$RUNNER" >"$RUNNER_LOG" 2>&1 &
-runner=$!
-
-stop_runner() {
-  if kill -0 "$runner" 2>/dev/null; then
-    kill -INT "$runner" 2>/dev/null
-    for _ in $(seq 1 50); do
-      kill -0 "$runner" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -KILL "$runner" 2>/dev/null || true
-  fi
-  wait "$runner" 2>/dev/null || true
-}
-trap stop_runner EXIT
-trap 'exit 130' INT TERM
-
-ready=0
-for _ in $(seq 1 300); do
-  if answers; then
-    ready=1
-    break
-  fi
-  if ! kill -0 "$runner" 2>/dev/null; then
-    break
-  fi
-  sleep 0.2
-done
-if [[ $ready != 1 ]]; then
-  echo "fuzz: the runner did not start; see $RUNNER_LOG" >&2
-  tail -20 "$RUNNER_LOG" >&2 || true
-  exit 1
-fi
+start_runner "fuzz-$$-$(date +%s)"
 echo "fuzz: runner ready; schemathesis: $EXAMPLES examples per operation, at most ${MAX_TIME}s"
 
 # Checks: all of them except
