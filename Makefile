@@ -66,9 +66,9 @@ $(VENV)/bin/cargo-lambda: requirements/lambda.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/lambda.txt
 	@touch $@
 
-watch: venv $(VENV)/bin/cargo-lambda ## Run the functions under `cargo lambda watch` against the emulator.
+watch: venv $(VENV)/bin/cargo-lambda ## The service on 127.0.0.1:3050 with every function under `cargo lambda watch` (rebuilt on change).
 	cargo build -p audit-local
-	@AUDIT_AUTH="$${AUDIT_AUTH:-optional}" AUDIT_ANONYMOUS_TENANT="$${AUDIT_ANONYMOUS_TENANT:-dev}" scripts/with-emulator.sh bash -c 'target/debug/audit-local bootstrap && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda watch'
+	@AUDIT_AUTH="$${AUDIT_AUTH:-optional}" AUDIT_ANONYMOUS_TENANT="$${AUDIT_ANONYMOUS_TENANT:-dev}" AUDIT_DEV_KEY_FILE=.run/dev-api-key scripts/with-emulator.sh scripts/watch.sh
 
 build: $(INFRA_VENV)/bin/cfn-lint $(VENV)/bin/cargo-lambda ## Build the functions as `sam deploy` ships them (sam build into .aws-sam/, no deploy).
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(INFRA_VENV)/bin/sam build --beta-features --template-file infra/template.yaml

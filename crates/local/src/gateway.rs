@@ -3,14 +3,16 @@
 //! function's handler.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use audit_api::ApiError;
 use base64::Engine;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 use serde_json::{json, Map, Value};
 
 use crate::Handler;
@@ -28,7 +30,7 @@ pub struct Routes {
 impl Routes {
     /// The function API Gateway would route `path` to.
     pub fn pick(&self, path: &str) -> &Arc<dyn Handler> {
-        if path == "/api/write" || path.starts_with("/api/write/") {
+        if is_write_route(path) {
             &self.write
         } else {
             &self.read
@@ -36,33 +38,50 @@ impl Routes {
     }
 }
 
-pub async fn serve(
-    routes: Arc<Routes>,
+/// What the gateway hands a request to: the payload-2.0 event of the request to `path`, in; the
+/// HTTP answer, out.
+pub trait Gateway: Send + Sync + 'static {
+    fn respond<'a>(
+        &'a self,
+        event: Value,
+        path: &'a str,
+    ) -> Pin<Box<dyn Future<Output = hyper::Response<Full<Bytes>>> + Send + 'a>>;
+}
+
+/// In process: `lambda_http` parses the event exactly as in Lambda, and the function's handler runs.
+impl Gateway for Routes {
+    fn respond<'a>(
+        &'a self,
+        event: Value,
+        path: &'a str,
+    ) -> Pin<Box<dyn Future<Output = hyper::Response<Full<Bytes>>> + Send + 'a>> {
+        Box::pin(async move {
+            let response = match lambda_http::request::from_str(&event.to_string()) {
+                Ok(request) => self.pick(path).call(request).await,
+                Err(error) => ApiError::internal(error).into_response(),
+            };
+            from_lambda(response)
+        })
+    }
+}
+
+/// Whether the template routes `path` to the write function (else to the read function).
+pub fn is_write_route(path: &str) -> bool {
+    path == "/api/write" || path.starts_with("/api/write/")
+}
+
+pub async fn serve<G: Gateway>(
+    gateway: Arc<G>,
     request: hyper::Request<Incoming>,
     peer: SocketAddr,
 ) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
-    let response = match to_lambda(request, peer).await {
-        Ok(lambda_request) => {
-            let path = lambda_request.uri().path().to_owned();
-            routes.pick(&path).call(lambda_request).await
-        }
-        Err(error) => error.into_response(),
-    };
-    Ok(from_lambda(response))
-}
-
-async fn to_lambda(
-    request: hyper::Request<Incoming>,
-    peer: SocketAddr,
-) -> Result<Request, ApiError> {
     let (parts, body) = request.into_parts();
-    let body = Limited::new(body, MAX_GATEWAY_BODY)
-        .collect()
-        .await
-        .map_err(|_| ApiError::PayloadTooLarge)?
-        .to_bytes();
+    let body = match Limited::new(body, MAX_GATEWAY_BODY).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => return Ok(from_lambda(ApiError::PayloadTooLarge.into_response())),
+    };
     let event = gateway_event(&parts, &body, peer);
-    lambda_http::request::from_str(&event.to_string()).map_err(ApiError::internal)
+    Ok(gateway.respond(event, parts.uri.path()).await)
 }
 
 /// The payload-2.0 event: headers lower-cased and repeated ones joined by commas, query parameters
@@ -185,7 +204,7 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn from_lambda(response: Response<Body>) -> hyper::Response<Full<Bytes>> {
+pub(crate) fn from_lambda(response: Response<Body>) -> hyper::Response<Full<Bytes>> {
     let (parts, body) = response.into_parts();
     let bytes = match body {
         Body::Empty => Bytes::new(),

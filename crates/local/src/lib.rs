@@ -5,6 +5,7 @@
 pub mod devkey;
 pub mod gateway;
 pub mod poller;
+pub mod remote;
 pub mod stream;
 
 use std::future::Future;
@@ -165,16 +166,28 @@ pub fn resource_names(config: &Config) -> ResourceNames {
     }
 }
 
-/// Creates the template's table, indexes, queue and DLQ under the configured names, or finds them.
+/// Creates every resource of the template under the configured names, or finds them: the events,
+/// counters and log tables with their indexes and stream, the queue and its DLQ, the checkpoint
+/// signing key and the Object Lock bucket.
 pub async fn bootstrap(
     config: &Config,
-    dynamo: &aws_sdk_dynamodb::Client,
-    sqs: &aws_sdk_sqs::Client,
+    sdk: &aws_config::SdkConfig,
     visibility_timeout: Option<u32>,
 ) -> anyhow::Result<infra::Created> {
     let spec = InfraSpec::from_template(infra::TEMPLATE)?;
     let names = resource_names(config);
-    let created = infra::ensure(dynamo, sqs, &spec, &names, visibility_timeout).await?;
+    let dynamo = aws_sdk_dynamodb::Client::new(sdk);
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let created = infra::ensure(&dynamo, &sqs, &spec, &names, visibility_timeout)
+        .await
+        .context(
+            "could not create the table and queues; is the emulator running on AWS_ENDPOINT_URL? \
+             (`make dev` starts it)",
+        )?;
+    let s3 = audit_aws::endpoint::s3_client(sdk);
+    infra::ensure_checkpoint_bucket(&s3, &config.checkpoint_bucket).await?;
+    let kms = audit_aws::endpoint::kms_client(sdk);
+    infra::ensure_signing_key(&kms, &created.signing_key).await?;
     Ok(created)
 }
 
@@ -185,12 +198,101 @@ pub const SEAL_BATCH_SIZE: i32 = 100;
 /// The stream poller's pause after a poll that found nothing: what bounds the counters' lag here.
 pub const STREAM_IDLE: Duration = Duration::from_millis(250);
 
+/// The checkpoint schedule's target: in AWS an EventBridge rule invoking the seal function every
+/// minute; here a ticker.
+pub trait Schedule: Send + Sync + 'static {
+    fn tick(&self) -> Pin<Box<dyn Future<Output = Result<(), stream::BoxError>> + Send + '_>>;
+}
+
+impl Schedule for Checkpointer<DynamoLog, KmsSigner, S3Archive> {
+    fn tick(&self) -> Pin<Box<dyn Future<Output = Result<(), stream::BoxError>> + Send + '_>> {
+        Box::pin(async move {
+            self.run(chrono::Utc::now()).await?;
+            Ok(())
+        })
+    }
+}
+
+/// What the runner's event source mappings and schedule call: the functions in this process, or
+/// the ones `cargo lambda watch` runs.
+pub struct Mapped {
+    pub drain: Arc<dyn poller::SqsHandler>,
+    pub count: Arc<dyn stream::StreamHandler>,
+    /// The seal function's stream mapping and its schedule, when sealing is on.
+    pub seal: Option<(Arc<dyn stream::StreamHandler>, Arc<dyn Schedule>)>,
+}
+
+/// How the mappings poll.
+pub struct Polling {
+    pub poll_wait: Duration,
+    pub stream_deliveries: usize,
+    /// Seconds between checkpoint runs (at least 1 s).
+    pub seal_interval: Duration,
+}
+
+/// Starts the queue's mapping, both stream mappings and the checkpoint schedule.
+pub async fn spawn_mappings(
+    sdk: &aws_config::SdkConfig,
+    created: &infra::Created,
+    functions: Mapped,
+    polling: Polling,
+    stopped: watch::Receiver<bool>,
+) -> anyhow::Result<Vec<JoinHandle<()>>> {
+    let dynamo = aws_sdk_dynamodb::Client::new(sdk);
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let queue_arn = infra::queue_arn(&sqs, &created.queue_url).await?;
+    let region = sdk
+        .region()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|| "us-east-1".into());
+    let stream_poller = |handler, batch_size| stream::StreamPoller {
+        dynamo: dynamo.clone(),
+        streams: aws_sdk_dynamodbstreams::Client::new(sdk),
+        table: created.table.clone(),
+        region: region.clone(),
+        handler,
+        batch_size,
+        idle: STREAM_IDLE,
+        deliveries: polling.stream_deliveries,
+    };
+    let mut tasks = vec![tokio::spawn(
+        stream_poller(functions.count, STREAM_BATCH_SIZE).run(stopped.clone()),
+    )];
+    if let Some((seal, schedule)) = functions.seal {
+        // The seal function's own mapping on the same stream: its own positions, as in AWS.
+        tasks.push(tokio::spawn(
+            stream_poller(seal, SEAL_BATCH_SIZE).run(stopped.clone()),
+        ));
+        let tick = polling.seal_interval.max(Duration::from_secs(1));
+        tasks.push(tokio::spawn(checkpoints(schedule, tick, stopped.clone())));
+    }
+    let poller = poller::Poller {
+        sqs,
+        queue_url: created.queue_url.clone(),
+        queue_arn,
+        region,
+        handler: functions.drain,
+        wait: polling.poll_wait,
+    };
+    tasks.push(tokio::spawn(poller.run(stopped)));
+    Ok(tasks)
+}
+
+/// Binds `listen`, with the error a person can act on.
+pub async fn listen(listen: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(listen).await.with_context(|| {
+        format!(
+            "could not listen on {listen}; is another runner using it? (AUDIT_LISTEN sets another)"
+        )
+    })
+}
+
 /// Creates the template's resources (idempotently) and starts every part of the runner.
 pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     let Settings {
         config,
         sdk,
-        listen,
+        listen: address,
         visibility_timeout,
         poll_wait,
         stream_deliveries,
@@ -198,15 +300,9 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     } = settings;
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let created = bootstrap(&config, &dynamo, &sqs, visibility_timeout)
-        .await
-        .context(
-            "could not create the table and queues; is the emulator running on AWS_ENDPOINT_URL? \
-             (`make dev` starts it)",
-        )?;
-    let queue_arn = infra::queue_arn(&sqs, &created.queue_url).await?;
+    let created = bootstrap(&config, &sdk, visibility_timeout).await?;
     let s3 = audit_aws::endpoint::s3_client(&sdk);
-    infra::ensure_checkpoint_bucket(&s3, &config.checkpoint_bucket).await?;
+    let kms = audit_aws::endpoint::kms_client(&sdk);
 
     // Each function verifies keys with its own cache, as two Lambda functions would.
     let write = WriteHandler::new(
@@ -214,8 +310,6 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         verifier(&config, &dynamo, &created.table),
         config.retention_days,
     );
-    let kms = audit_aws::endpoint::kms_client(&sdk);
-    infra::ensure_signing_key(&kms, &created.signing_key).await?;
     let read = read_handler(&config, &dynamo, &sqs, &kms, &created);
     let routes = Arc::new(gateway::Routes {
         write: Arc::new(write),
@@ -223,11 +317,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     });
 
     let (stop, stopped) = watch::channel(false);
-    let listener = TcpListener::bind(listen).await.with_context(|| {
-        format!(
-            "could not listen on {listen}; is another runner using it? (AUDIT_LISTEN sets another)"
-        )
-    })?;
+    let listener = listen(address).await?;
     let addr = listener.local_addr()?;
     let http_task = tokio::spawn(accept(listener, routes.clone(), stopped.clone()));
     let drain = Arc::new(
@@ -241,67 +331,38 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         dynamo.clone(),
         &created.counters_table,
     )));
-    let region = sdk
-        .region()
-        .map(|r| r.to_string())
-        .unwrap_or_else(|| "us-east-1".into());
-    let stream_poller = stream::StreamPoller {
-        dynamo: dynamo.clone(),
-        streams: aws_sdk_dynamodbstreams::Client::new(&sdk),
-        table: created.table.clone(),
-        region: region.clone(),
-        handler: count,
-        batch_size: STREAM_BATCH_SIZE,
-        idle: STREAM_IDLE,
-        deliveries: stream_deliveries,
-    };
-    let stream_task = tokio::spawn(stream_poller.run(stopped.clone()));
-    // The seal function's own mapping on the same stream: its own positions, as in AWS.
     let seal = Arc::new(Seal::new(
         DynamoLog::new(dynamo.clone(), &created.log_table),
         WriterKey::new(config.writer_key.expose()),
     ));
-    let seal_poller = stream::StreamPoller {
-        dynamo: dynamo.clone(),
-        streams: aws_sdk_dynamodbstreams::Client::new(&sdk),
-        table: created.table.clone(),
-        region: region.clone(),
-        handler: seal.clone(),
-        batch_size: SEAL_BATCH_SIZE,
-        idle: STREAM_IDLE,
-        deliveries: stream_deliveries,
-    };
-    let mut tasks = Vec::new();
-    if sealing {
-        let seal_task = tokio::spawn(seal_poller.run(stopped.clone()));
-        // The checkpoint schedule: in AWS an EventBridge rule invoking the seal function every minute;
-        // here a ticker calling the same code every `AUDIT_SEAL_INTERVAL_SECONDS` (at least 1 s).
-        let checkpointer = Checkpointer::new(
-            DynamoLog::new(dynamo.clone(), &created.log_table),
-            KmsSigner::new(kms, &created.signing_key),
-            S3Archive::new(
-                s3,
-                &config.checkpoint_bucket,
-                config.checkpoint_retention_days,
-            ),
-            &config.log_origin,
-            config.seal_interval,
-        );
-        let tick = config.seal_interval.max(Duration::from_secs(1));
-        let checkpoint_task = tokio::spawn(checkpoints(checkpointer, tick, stopped.clone()));
-        tasks.push(seal_task);
-        tasks.push(checkpoint_task);
-    }
-
-    let poller = poller::Poller {
-        sqs,
-        queue_url: created.queue_url.clone(),
-        queue_arn,
-        region,
+    let checkpointer = Checkpointer::new(
+        DynamoLog::new(dynamo.clone(), &created.log_table),
+        KmsSigner::new(kms, &created.signing_key),
+        S3Archive::new(
+            s3,
+            &config.checkpoint_bucket,
+            config.checkpoint_retention_days,
+        ),
+        &config.log_origin,
+        config.seal_interval,
+    );
+    let functions = Mapped {
         drain: drain.clone(),
-        wait: poll_wait,
+        count,
+        seal: sealing.then(|| {
+            (
+                seal.clone() as Arc<dyn stream::StreamHandler>,
+                Arc::new(checkpointer) as Arc<dyn Schedule>,
+            )
+        }),
     };
-    let poll_task = tokio::spawn(poller.run(stopped));
+    let polling = Polling {
+        poll_wait,
+        stream_deliveries,
+        seal_interval: config.seal_interval,
+    };
+    let mut tasks = spawn_mappings(&sdk, &created, functions, polling, stopped).await?;
+    tasks.push(http_task);
 
     Ok(Running {
         addr,
@@ -315,22 +376,15 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         routes,
         drain,
         stop,
-        tasks: {
-            tasks.extend([http_task, poll_task, stream_task]);
-            tasks
-        },
+        tasks,
     })
 }
 
-/// Runs the checkpointer every `tick` until `stop`.
-async fn checkpoints(
-    checkpointer: Checkpointer<DynamoLog, KmsSigner, S3Archive>,
-    tick: Duration,
-    mut stop: watch::Receiver<bool>,
-) {
+/// Runs the schedule every `tick` until `stop`.
+async fn checkpoints(schedule: Arc<dyn Schedule>, tick: Duration, mut stop: watch::Receiver<bool>) {
     loop {
-        if let Err(error) = checkpointer.run(chrono::Utc::now()).await {
-            tracing::warn!(error = %audit_telemetry::error_chain(&error), "checkpoint run failed");
+        if let Err(error) = schedule.tick().await {
+            tracing::warn!(error = %audit_telemetry::error_chain(error.as_ref()), "checkpoint run failed");
         }
         tokio::select! {
             _ = tokio::time::sleep(tick) => {}
@@ -339,9 +393,10 @@ async fn checkpoints(
     }
 }
 
-async fn accept(
+/// Serves HTTP on `listener` through `routes` until `stop`.
+pub async fn accept<G: gateway::Gateway>(
     listener: TcpListener,
-    routes: Arc<gateway::Routes>,
+    routes: Arc<G>,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {

@@ -27,23 +27,46 @@ async fn main() -> anyhow::Result<()> {
     let config = Config::from_env()?;
     audit_telemetry::init_tracing(config.log_format);
     let sdk = sdk_config(&config.sdk).await;
-    if std::env::args().nth(1).as_deref() == Some("bootstrap") {
-        // Only create the resources (for `make watch`, where cargo lambda runs the functions).
-        let created = audit_local::bootstrap(
-            &config,
-            &aws_sdk_dynamodb::Client::new(&sdk),
-            &aws_sdk_sqs::Client::new(&sdk),
-            visibility_timeout,
-        )
-        .await?;
-        eprintln!(
-            "created or found: table {}, queue {}, DLQ {}",
-            created.table, created.queue_url, created.dead_letter_queue_url
-        );
-        return Ok(());
-    }
     let dev_keys = DynamoKeys::from_sdk(&sdk, &config.table);
     let keyless = (config.auth == AuthMode::Optional).then(|| config.tenant.clone());
+    match std::env::args().nth(1).as_deref() {
+        // Only create the resources (for LocalStack users and scripts).
+        Some("bootstrap") => {
+            let created = audit_local::bootstrap(&config, &sdk, visibility_timeout).await?;
+            eprintln!(
+                "created or found: table {}, counters {}, log {}, queue {}, DLQ {}, key {}, bucket {}",
+                created.table,
+                created.counters_table,
+                created.log_table,
+                created.queue_url,
+                created.dead_letter_queue_url,
+                created.signing_key,
+                config.checkpoint_bucket,
+            );
+            return Ok(());
+        }
+        // `make watch`: the functions run under `cargo lambda watch`; this serves the API and
+        // runs the event source mappings and the schedule against them.
+        Some("watch") => {
+            let invoke = std::env::var("AUDIT_LOCAL_INVOKE_URL")
+                .unwrap_or_else(|_| audit_local::remote::DEFAULT_INVOKE_URL.to_owned());
+            let watching =
+                audit_local::remote::start(&config, &sdk, listen, visibility_timeout, &invoke)
+                    .await
+                    .context("the local runner could not start")?;
+            eprintln!(
+                "audit log: http://{}  (functions under cargo lambda watch at {invoke}; Ctrl-C stops)",
+                watching.addr
+            );
+            greet(keyless, dev_keys, watching.addr).await?;
+            tokio::signal::ctrl_c().await?;
+            eprintln!("stopping");
+            watching.stop().await;
+            return Ok(());
+        }
+        Some(other) => anyhow::bail!("unknown command {other:?}; expected bootstrap or watch"),
+        None => {}
+    }
     let running = start(Settings {
         config,
         sdk,
@@ -62,6 +85,19 @@ async fn main() -> anyhow::Result<()> {
         "audit log listening"
     );
     eprintln!("audit log: http://{}  (Ctrl-C stops)", running.addr);
+    greet(keyless, dev_keys, running.addr).await?;
+    tokio::signal::ctrl_c().await?;
+    eprintln!("stopping");
+    running.stop().await;
+    Ok(())
+}
+
+/// Tells a person how to reach the service: keyless access, and `make dev`'s key.
+async fn greet(
+    keyless: Option<audit_domain::Tenant>,
+    dev_keys: DynamoKeys,
+    addr: SocketAddr,
+) -> anyhow::Result<()> {
     if let Some(tenant) = keyless {
         eprintln!(
             "AUDIT_AUTH=optional: a request without an API key acts as tenant {}",
@@ -79,11 +115,7 @@ async fn main() -> anyhow::Result<()> {
              curl -H \"Authorization: Bearer {key}\" {addr}/api/read",
             audit_local::devkey::DEV_TENANT,
             path.display(),
-            addr = running.addr,
         );
     }
-    tokio::signal::ctrl_c().await?;
-    eprintln!("stopping");
-    running.stop().await;
     Ok(())
 }

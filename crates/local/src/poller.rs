@@ -4,7 +4,9 @@
 //! queue after maxReceiveCount receives, as in AWS.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, Instant};
 
 use audit_domain::ports::EventStore;
 use audit_drain::Drain;
@@ -20,17 +22,46 @@ const INVOCATION_BUDGET: Duration =
 /// Messages per receive call: SQS's maximum.
 const RECEIVE_MAX: i32 = 10;
 
-pub struct Poller<S> {
+/// The queue's function as the poller calls it: an `SqsEvent` and the invocation's deadline in, the
+/// message ids it reports failed (`batchItemFailures`) out. A function that fails as a whole reports
+/// every message, so that nothing is deleted.
+pub trait SqsHandler: Send + Sync + 'static {
+    fn handle(
+        &self,
+        event: SqsEvent,
+        deadline: Instant,
+    ) -> Pin<Box<dyn Future<Output = Vec<String>> + Send + '_>>;
+}
+
+impl<S: EventStore + 'static> SqsHandler for Drain<S> {
+    fn handle(
+        &self,
+        event: SqsEvent,
+        deadline: Instant,
+    ) -> Pin<Box<dyn Future<Output = Vec<String>> + Send + '_>> {
+        Box::pin(async move {
+            let (response, _) = Drain::handle(self, event, deadline).await;
+            response
+                .batch_item_failures
+                .into_iter()
+                .map(|f| f.item_identifier)
+                .collect()
+        })
+    }
+}
+
+pub struct Poller<H: ?Sized> {
     pub sqs: Client,
     pub queue_url: String,
     pub queue_arn: String,
     pub region: String,
-    pub drain: std::sync::Arc<Drain<S>>,
+    /// The drain: in process (`make dev`, tests) or behind `cargo lambda watch` (`make watch`).
+    pub handler: std::sync::Arc<H>,
     /// Long-poll wait per receive call.
     pub wait: Duration,
 }
 
-impl<S: EventStore> Poller<S> {
+impl<H: SqsHandler + ?Sized> Poller<H> {
     /// Runs until `stop` turns true. A failing receive is logged and retried after a pause.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         tracing::info!(queue = %self.queue_url, "draining queue");
@@ -76,16 +107,11 @@ impl<S: EventStore> Poller<S> {
             .collect();
         let mut event = SqsEvent::default();
         event.records = messages.into_iter().map(|m| self.to_record(m)).collect();
-        let deadline = std::time::Instant::now() + INVOCATION_BUDGET;
-        let (response, _) = self.drain.handle(event, deadline).await;
-        let failed: Vec<&str> = response
-            .batch_item_failures
-            .iter()
-            .map(|f| f.item_identifier.as_str())
-            .collect();
+        let deadline = Instant::now() + INVOCATION_BUDGET;
+        let failed = self.handler.handle(event, deadline).await;
         let entries: Vec<DeleteMessageBatchRequestEntry> = receipts
             .iter()
-            .filter(|(id, _)| !failed.contains(&id.as_str()))
+            .filter(|(id, _)| !failed.contains(id))
             .enumerate()
             .filter_map(|(i, (_, receipt))| {
                 DeleteMessageBatchRequestEntry::builder()

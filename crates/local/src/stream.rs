@@ -36,7 +36,7 @@ const WINDOW_SECONDS: i64 = 900;
 /// How long a failed batch waits before it is delivered again.
 const RETRY_PAUSE: Duration = Duration::from_millis(500);
 
-pub struct StreamPoller<H> {
+pub struct StreamPoller<H: ?Sized> {
     pub dynamo: aws_sdk_dynamodb::Client,
     pub streams: aws_sdk_dynamodbstreams::Client,
     pub table: String,
@@ -58,7 +58,7 @@ struct Position {
     done: bool,
 }
 
-impl<H: StreamHandler> StreamPoller<H> {
+impl<H: StreamHandler + ?Sized> StreamPoller<H> {
     /// Runs until `stop` turns true. Failing calls are logged and retried after a pause.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         let mut shards: BTreeMap<String, Position> = BTreeMap::new();

@@ -45,7 +45,7 @@ async fn throttling_errors_and_unprocessed_items_lose_nothing_acknowledged() {
         queue_url: config.queue_url.clone(),
         queue_arn: "arn:aws:sqs:us-east-1:123456789012:faults".into(),
         region: "us-east-1".into(),
-        drain: Arc::new(Drain::new(store, config.shards)),
+        handler: Arc::new(Drain::new(store, config.shards)),
         wait: Duration::from_secs(1),
     };
     let polling = tokio::spawn(poller.run(stopped));
