@@ -32,6 +32,7 @@ PRICES = {
 WRITE_MS, WRITE_GB = 10, 0.25
 DRAIN_MS_PER_BATCH, DRAIN_GB = 60, 0.25
 READ_MS, READ_GB = 40, 0.5
+COUNT_MS_PER_BATCH, COUNT_GB = 40, 0.25
 # The event source mapping receives up to 10 messages a ReceiveMessage and deletes them in batches;
 # with the 1 s batching window and BatchSize 100 that is about 0.1 receive + 0.1 delete per message.
 SQS_POLL_PER_MESSAGE = 0.2
@@ -54,14 +55,23 @@ def measured(text):
         "index_customer": grab(r"stored bytes per event with customer_id: item \d+, index entries (\d+)"),
         "drain_calls": grab(r"drain BatchWriteItem calls per event: ([\d.]+)"),
     }
-    # The last (largest) size's page figures, per query.
-    pages = {}
+    # The last (largest) size's page figures, per query; older runs print no round trips ("rt").
+    pages, counts = {}, {}
     for line in text.splitlines():
-        m = re.match(r"\s*(\d+) \| (.+?)\s+\|\s+(\d+) items\s+(\d+) req \|.*count\s+(\d+) items\s+(\d+) req", line)
+        m = re.match(r"\s*(\d+) \| (.+?)\s+\|\s+(\d+) items\s+(\d+) req(?:\s+\d+ rt)? \|.*count\s+(\d+) items\s+(\d+) req", line)
         if m:
             size, query, items, reqs, count_items, count_reqs = m.groups()
             pages[query] = (int(size), int(items), int(reqs), int(count_items), int(count_reqs))
+        # bench-reads' third size: what total_records reads, without a page.
+        m = re.match(r"\s*(\d+) \| (.+?)\s+\| count only:\s+(\d+) items\s+(\d+) req", line)
+        if m:
+            size, query, count_items, count_reqs = m.groups()
+            counts[query] = (int(size), int(count_items), int(count_reqs))
     out["pages"] = pages
+    out["counts"] = counts
+    # bench-counters: write units per event the counters add, live arrivals at 100-record batches.
+    m = re.search(r"^live, .*?\|\s+100 \|\s+(\d+) \|.*?\|.*?\|\s+([\d.]+) \|", text, re.M)
+    out["counter_wru"] = float(m.group(2)) if m else None
     return out
 
 
@@ -84,6 +94,11 @@ def write_cost(m, events_per_request, with_customer_share=0.5):
         "drain Lambda": drain_invocations * (price("lambda_request") + DRAIN_MS_PER_BATCH / 1000 * DRAIN_GB * price("lambda_gb_s")),
         "DynamoDB writes": wru * price("dynamodb_wru"),
     }
+    if m["counter_wru"] is not None:
+        # The stream's reads by a Lambda event source mapping are free; the count function runs once
+        # per stream batch (100 records assumed: a quiet table's batches are smaller than BatchSize).
+        lines["counters: DynamoDB writes"] = n * m["counter_wru"] * price("dynamodb_wru")
+        lines["counters: count Lambda"] = n / 100 * (price("lambda_request") + COUNT_MS_PER_BATCH / 1000 * COUNT_GB * price("lambda_gb_s"))
     return lines
 
 
@@ -119,16 +134,24 @@ def main():
     print(f"| **total** | **${sum(single.values()):.2f}** | **${sum(batched.values()):.2f}** |")
     print()
 
-    print("| read, per million pages (page_size 20) | events stored | items read per page | read units per page | $ per million pages, page | $ per million pages, with total_records COUNT |")
+    # What total_records reads is billed as the index entries it is (counter items are smaller than
+    # an index entry, so their figure is an upper bound).
+    print("| read, per million pages (page_size 20) | events stored | items read per page | read units per page | $ per million pages, page | $ per million pages, with total_records |")
     print("|---|---:|---:|---:|---:|---:|")
+    lambda_cost = price("lambda_request") + READ_MS / 1000 * READ_GB * price("lambda_gb_s") + price("http_api_request")
     for query, (size, items, reqs, count_items, count_reqs) in m["pages"].items():
         units = read_units(items, reqs, entry, item)
-        count_units = query_units(count_items, count_reqs, entry)
-        lambda_cost = price("lambda_request") + READ_MS / 1000 * READ_GB * price("lambda_gb_s") + price("http_api_request")
         page_cost = 1e6 * (units * price("dynamodb_rru") + lambda_cost)
-        with_count = page_cost + 1e6 * count_units * price("dynamodb_rru")
+        with_count = page_cost + 1e6 * query_units(count_items, count_reqs, entry) * price("dynamodb_rru")
         print(f"| {query} | {size:,} | {items} | {units:.1f} | ${page_cost:.2f} | ${with_count:.2f} |")
     print()
+    if m["counts"]:
+        print("| total_records alone, per million answers | events stored | items read | read units | $ per million |")
+        print("|---|---:|---:|---:|---:|")
+        for query, (size, count_items, count_reqs) in m["counts"].items():
+            units = query_units(count_items, count_reqs, entry)
+            print(f"| {query} | {size:,} | {count_items} | {units:.1f} | ${1e6 * units * price('dynamodb_rru'):.2f} |")
+        print()
 
     per_event = ((m["item_plain"] + m["index_plain"] + m["item_customer"] + m["index_customer"]) / 2
                  + ITEM_OVERHEAD * 3)

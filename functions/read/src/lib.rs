@@ -143,6 +143,7 @@ impl<R: ReadStore, K: KeyStore, Q: EventQueue> ReadHandler<R, K, Q> {
             items_read = cost.items_read,
             count_requests = cost.count_requests,
             count_items_read = cost.count_items_read,
+            round_trips = cost.round_trips,
             elapsed_ms = started.elapsed().as_millis() as u64,
             "read served"
         );
@@ -153,6 +154,7 @@ impl<R: ReadStore, K: KeyStore, Q: EventQueue> ReadHandler<R, K, Q> {
                 ("ItemsRead", cost.items_read as f64, Unit::Count),
                 ("CountRequests", cost.count_requests as f64, Unit::Count),
                 ("CountItemsRead", cost.count_items_read as f64, Unit::Count),
+                ("RoundTrips", cost.round_trips as f64, Unit::Count),
             ],
         );
         (response, cost)

@@ -178,6 +178,8 @@ async fn handle_reports_the_cost_it_logs() {
     // 4 shards x (5 + 1) entries at most, plus 5 items; the total is the tenant's one counter item.
     assert!(cost.items_read <= 4 * 6 + 5, "{cost:?}");
     assert_eq!((cost.count_requests, cost.count_items_read), (1, 1));
+    // The shards' queries side by side, then the page's items; the counter read beside them.
+    assert_eq!(cost.round_trips, 2, "{cost:?}");
 
     // A range inside one minute is counted on the index: 4 shards, the 30 entries in it.
     let (response, cost) = h

@@ -1,17 +1,26 @@
-//! Read cost per page, as counts: DynamoDB items read and requests made for page 1 and for a page
-//! reached by cursor, at two table sizes, through the read function's own handler. The COUNT query
-//! behind `total_records` is reported apart: it is the one part that grows with the data.
+//! Read cost per page, as counts: DynamoDB items read, requests made and sequential round trips for
+//! page 1 and for a page reached by cursor, at two table sizes, through the read function's own
+//! handler. What `total_records` costs (counter items, and the index entries it counts where
+//! nothing is maintained) is reported apart, and at a third size for the count alone: moto answers
+//! every index query by reading its whole table, so pages of 100,000 events take it minutes.
 //!
-//! Usage: bench-reads [small, default 1000] [large, default 100000]
+//! The events are written with raw `BatchWriteItem`, which no count function sees, so after each
+//! seed the counters are rebuilt from the table as `audit-log counters rebuild` does (a recount,
+//! then the differing counters written).
+//!
+//! Usage: bench-reads [small, default 1000] [large, default 30000] [count only, default none]
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
+use audit_aws::counters::DynamoCounters;
 use audit_aws::Config;
 use audit_aws::DynamoReader;
 use audit_bench::{events, items_of, put_items, sdk, size};
 use audit_domain::auth::{AuthMode, AuthPolicy, Verifier};
-use audit_domain::ports::ReadCost;
+use audit_domain::ports::{Metered, ReadCost};
+use audit_domain::query::ReadQuery;
+use audit_domain::read::{self, ReadContext};
 use audit_domain::testing::{MemoryKeys, RecordingQueue};
 use audit_infra::{self as infra, InfraSpec, ResourceNames};
 use audit_read::{context, ReadHandler};
@@ -57,6 +66,24 @@ async fn seed(
     .await;
 }
 
+/// Brings the counters to what the table holds, as `audit-log counters rebuild` does; returns the
+/// counters written.
+async fn rebuild(counters: &DynamoCounters, table: &str) -> usize {
+    let (recount, _) = counters
+        .recount(table, None, |_| {})
+        .await
+        .expect("recount the table");
+    let comparison = recount.compare();
+    counters
+        .set_counters(
+            comparison.differences.iter().map(|d| (&d.key, d.expected)),
+            |_| {},
+        )
+        .await
+        .expect("write the counters");
+    comparison.differences.len()
+}
+
 async fn get(
     handler: &ReadHandler<DynamoReader, MemoryKeys, RecordingQueue>,
     query: &[(&str, &str)],
@@ -86,17 +113,39 @@ async fn measure(handler: &ReadHandler<DynamoReader, MemoryKeys, RecordingQueue>
             Some(c) => Some(get(handler, &[("cursor", c.as_str())]).await.1),
             None => None,
         };
-        let page = |c: &ReadCost| format!("{:>4} items {:>3} req", c.items_read, c.requests);
+        let page = |c: &ReadCost| {
+            format!(
+                "{:>4} items {:>3} req {:>2} rt",
+                c.items_read, c.requests, c.round_trips
+            )
+        };
         println!(
             "{size:>7} | {label:<52} | {} | {} | count {:>6} items {:>3} req | total {}",
             page(&cost1),
             cost2
                 .as_ref()
                 .map(page)
-                .unwrap_or_else(|| "   (no next page)   ".into()),
+                .unwrap_or_else(|| "     (no next page)      ".into()),
             cost1.count_items_read,
             cost1.count_requests,
             first["metadata"]["total_records"]
+        );
+    }
+}
+
+/// `total_records` alone for every shape, as the read computes it beside its page.
+async fn measure_count(reader: &DynamoReader, ctx: &ReadContext, size: usize) {
+    for (label, query) in SHAPES {
+        let query = ReadQuery::parse(query.iter().copied(), &ctx.tenant, &ctx.cursor_key)
+            .expect("a valid query");
+        let metered = Metered::new(reader);
+        let total = read::total_records(&metered, ctx, &query)
+            .await
+            .expect("count");
+        let cost = metered.cost();
+        println!(
+            "{size:>7} | {label:<52} | count only: {:>6} items {:>3} req {:>2} rt | total {total}",
+            cost.count_items_read, cost.count_requests, cost.round_trips
         );
     }
 }
@@ -110,7 +159,8 @@ async fn main() -> anyhow::Result<()> {
         .next()
         .map(|a| a.parse())
         .transpose()?
-        .unwrap_or(100_000);
+        .unwrap_or(30_000);
+    let count_only: Option<usize> = args.next().map(|a| a.parse()).transpose()?;
     let sdk = sdk().await;
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
@@ -125,29 +175,52 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     let mut config = Config::from_lookup(|_| None)?;
     config.table = created.table.clone();
+    let counters = DynamoCounters::new(dynamo.clone(), &created.counters_table);
+    let reader = DynamoReader::new(dynamo.clone(), &created.table, &created.counters_table);
+    let ctx = context(&config);
     let handler = ReadHandler::new(
-        DynamoReader::new(dynamo.clone(), &created.table, &created.counters_table),
+        reader.clone(),
         RecordingQueue::default(),
         context(&config),
         // Keyless requests act for the default tenant; key checks are not what is measured.
         Verifier::new(MemoryKeys::default(), AuthPolicy::new(AuthMode::Optional)),
     );
-    println!("bench-reads: page_size 20; items read = index entries examined + items fetched");
     println!(
-        "{:>7} | {:<52} | {:<20} | {:<20} | total_records COUNT",
+        "bench-reads: page_size 20; items read = index entries examined + items fetched; \
+         rt = sequential round trips; count = what total_records read (counter items, or index \
+         entries for a customer)"
+    );
+    println!(
+        "{:>7} | {:<52} | {:<25} | {:<25} | total_records",
         "events", "query", "page 1", "page 2 by cursor"
     );
     let mut seen = HashSet::new();
-    seed(&dynamo, &created.table, small, 1, &mut seen).await;
-    measure(&handler, small).await;
-    let start = Instant::now();
-    seed(&dynamo, &created.table, large - small, 2, &mut seen).await;
-    eprintln!(
-        "bench-reads: seeded {} more events in {:.1?}",
-        large - small,
-        start.elapsed()
-    );
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    measure(&handler, large).await;
+    let mut stored = 0;
+    for (size, pages) in [(small, true), (large, true)]
+        .into_iter()
+        .chain(count_only.map(|n| (n, false)))
+    {
+        let start = Instant::now();
+        seed(
+            &dynamo,
+            &created.table,
+            size - stored,
+            size as u64,
+            &mut seen,
+        )
+        .await;
+        stored = size;
+        let written = rebuild(&counters, &created.table).await;
+        eprintln!(
+            "bench-reads: {size} events stored and {written} counters rebuilt in {:.1?}",
+            start.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if pages {
+            measure(&handler, size).await;
+        } else {
+            measure_count(&reader, &ctx, size).await;
+        }
+    }
     Ok(())
 }

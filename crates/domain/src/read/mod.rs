@@ -129,6 +129,20 @@ fn position_of(query: &ReadQuery, entry: &KeyEntry) -> Position {
     }
 }
 
+/// `total_records` alone: what [`read`] counts beside the page, without the page. For measuring
+/// the count's cost apart from the page's (`bench-reads`), on a table too large for the emulator to
+/// serve pages of in reasonable time.
+pub async fn total_records<R: ReadStore>(
+    store: &R,
+    ctx: &ReadContext,
+    query: &ReadQuery,
+) -> Result<u64, ReadError> {
+    let plan = plan::Plan::choose(store, &ctx.tenant, ctx.shards, query).await?;
+    let scope = count::Scope::of_plan(&plan, &ctx.tenant, ctx.shards, &query.filters);
+    let now_us = crate::time::now().timestamp_micros();
+    Ok(count::total(store, &scope, &query.filters, now_us).await?)
+}
+
 /// Reads the page `query` asks for.
 pub async fn read<R: ReadStore>(
     store: &R,
