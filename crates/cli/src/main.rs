@@ -6,12 +6,12 @@
 mod args;
 mod counters;
 mod export;
-mod verify;
 
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use args::{Cli, Command, CountersCommand, KeysCommand};
+use audit_cli::verify;
 use audit_aws::counters::DynamoCounters;
 use audit_aws::{sdk_config, Config, DynamoKeys};
 use audit_domain::auth::{self, KeyInfo, Scopes};
