@@ -11,9 +11,9 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use args::{Cli, Command, CountersCommand, KeysCommand};
-use audit_cli::verify;
 use audit_aws::counters::DynamoCounters;
 use audit_aws::{sdk_config, Config, DynamoKeys};
+use audit_cli::verify;
 use audit_domain::auth::{self, KeyInfo, Scopes};
 use audit_domain::time;
 use clap::{CommandFactory as _, Parser as _};
