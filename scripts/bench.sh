@@ -26,6 +26,11 @@ RUNS="${BENCH_INIT_RUNS:-20}"
   echo "## write units per event that the counters add"
   target/release/bench-counters "${BENCH_COUNTERS_EVENTS:-3000}"
   echo
+  echo "## sealing"
+  # Write units the seal adds per event (1 tenant, and each batch over 10 tenants), verify's
+  # throughput at 1,000 and 30,000 events, items read and answer size per proof.
+  target/release/bench-seal "${BENCH_SEAL_EVENTS:-30000}" 1000 "${BENCH_SEAL_SPREAD:-30000}"
+  echo
   echo "## export throughput beside a cursor walk of /api/read"
   target/release/bench-export "${BENCH_EXPORT_EVENTS:-5000}"
   echo

@@ -63,6 +63,10 @@ pub struct Config {
     pub checkpoint_retention_days: u32,
     /// `AUDIT_QUEUE_URL`: the SQS queue the write function enqueues to and the drain consumes.
     pub queue_url: String,
+    /// `AUDIT_DRAIN_CONCURRENCY` (default 4): how many `BatchWriteItem` calls one drain invocation
+    /// has in flight. The emulator numbers the stream records of racing writes out of order, so
+    /// the fault suite's seal case sets 1 (README, "Known limits").
+    pub drain_concurrency: usize,
     /// `AUDIT_SHARDS`: how many `by_time` partitions per tenant. Writers and readers must agree, so
     /// it is a deploy parameter, never changed on a live table without a migration.
     pub shards: u32,
@@ -180,6 +184,7 @@ impl Config {
                 "AUDIT_QUEUE_URL",
                 "http://127.0.0.1:4566/123456789012/audit-log-events",
             ),
+            drain_concurrency: vars.number("AUDIT_DRAIN_CONCURRENCY", 4, 1)?,
             shards: vars.number("AUDIT_SHARDS", 8, 1)?,
             retention_days: vars.number("AUDIT_RETENTION_DAYS", 0, 0)?,
             cursor_key: Secret::new(vars.text("AUDIT_CURSOR_KEY", DEV_CURSOR_KEY)),

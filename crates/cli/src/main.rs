@@ -6,7 +6,6 @@
 mod args;
 mod counters;
 mod export;
-mod verify;
 
 use std::process::ExitCode;
 
@@ -14,6 +13,7 @@ use anyhow::Context as _;
 use args::{Cli, Command, CountersCommand, KeysCommand};
 use audit_aws::counters::DynamoCounters;
 use audit_aws::{sdk_config, Config, DynamoKeys};
+use audit_cli::verify;
 use audit_domain::auth::{self, KeyInfo, Scopes};
 use audit_domain::time;
 use clap::{CommandFactory as _, Parser as _};

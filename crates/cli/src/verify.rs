@@ -27,15 +27,16 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
 /// The findings, and what was read.
-struct Outcome {
-    events: usize,
-    leaves: usize,
-    checkpoints: usize,
-    findings: Vec<Finding>,
+#[derive(Debug)]
+pub struct Outcome {
+    pub events: usize,
+    pub leaves: usize,
+    pub checkpoints: usize,
+    pub findings: Vec<Finding>,
 }
 
 pub async fn verify(config: &Config, tenant: Tenant, json: bool, lag: Duration) -> ExitCode {
-    match run(config, &tenant, lag).await {
+    match check(config, &tenant, lag).await {
         Ok(outcome) => {
             report(&tenant, &outcome, json);
             if outcome.findings.is_empty() {
@@ -69,7 +70,9 @@ fn spinner(message: &'static str) -> ProgressBar {
     bar
 }
 
-async fn run(config: &Config, tenant: &Tenant, lag: Duration) -> anyhow::Result<Outcome> {
+/// Everything `verify` checks, without printing: the findings and what was read. An event
+/// received less than `lag` ago may be missing from the log without a finding.
+pub async fn check(config: &Config, tenant: &Tenant, lag: Duration) -> anyhow::Result<Outcome> {
     let sdk = sdk_config(&config.sdk).await;
     let dynamo = audit_aws::endpoint::dynamodb_client(&sdk);
     let log = DynamoLog::new(dynamo.clone(), &config.log_table);

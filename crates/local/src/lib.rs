@@ -325,7 +325,8 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
             DynamoStore::new(dynamo.clone(), &created.table),
             config.shards,
         )
-        .with_writer_key(WriterKey::new(config.writer_key.expose())),
+        .with_writer_key(WriterKey::new(config.writer_key.expose()))
+        .with_concurrency(config.drain_concurrency),
     );
     let count = Arc::new(Count::new(DynamoCounters::new(
         dynamo.clone(),

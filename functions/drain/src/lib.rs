@@ -19,7 +19,7 @@ use audit_telemetry::metrics::{self, Unit};
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use futures::stream::{self, StreamExt};
 
-/// How many `BatchWriteItem` calls run at once. A batch of the template's 100 messages holds a few
+/// How many `BatchWriteItem` calls run at once by default (`with_concurrency` sets another). A batch of the template's 100 messages holds a few
 /// hundred items, so tens of chunks of 25; four in flight keeps one invocation well under a
 /// partition's write limit.
 const CONCURRENCY: usize = 4;
@@ -33,6 +33,7 @@ pub struct Drain<S> {
     shards: u32,
     retry: Backoff,
     writer_key: WriterKey,
+    concurrency: usize,
     /// Catalogue entries already written by this process: a name costs one write per cold start,
     /// not one per event.
     names_written: Mutex<HashSet<(String, String)>>,
@@ -64,6 +65,7 @@ impl<S: EventStore> Drain<S> {
             shards,
             retry: Backoff::default(),
             writer_key: WriterKey::development(),
+            concurrency: CONCURRENCY,
             names_written: Mutex::new(HashSet::new()),
         }
     }
@@ -76,6 +78,13 @@ impl<S: EventStore> Drain<S> {
     /// The key of the writer HMAC (`AUDIT_WRITER_KEY`); without it, the development key.
     pub fn with_writer_key(mut self, key: WriterKey) -> Self {
         self.writer_key = key;
+        self
+    }
+
+    /// How many `BatchWriteItem` calls one invocation has in flight (`AUDIT_DRAIN_CONCURRENCY`); at
+    /// least 1.
+    pub fn with_concurrency(mut self, concurrency: usize) -> Self {
+        self.concurrency = concurrency.max(1);
         self
     }
 
@@ -160,7 +169,7 @@ impl<S: EventStore> Drain<S> {
                 let outcome = self.write_chunk(records, deadline).await;
                 (chunk, outcome)
             })
-            .buffer_unordered(CONCURRENCY)
+            .buffer_unordered(self.concurrency)
             .collect()
             .await;
 

@@ -14,7 +14,8 @@ async fn main() -> Result<(), Error> {
     audit_telemetry::init_tracing(config.log_format);
     let store = DynamoStore::from_sdk(&sdk_config(&config.sdk).await, &config.table);
     let drain = Drain::new(store, config.shards)
-        .with_writer_key(WriterKey::new(config.writer_key.expose()));
+        .with_writer_key(WriterKey::new(config.writer_key.expose()))
+        .with_concurrency(config.drain_concurrency);
     let drain = &drain;
     run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         let deadline = deadline_from_epoch_ms(

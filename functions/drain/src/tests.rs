@@ -221,3 +221,44 @@ async fn each_event_item_carries_the_writer_hmac_of_its_log() {
     }
     assert_eq!(checked, 2);
 }
+
+/// Counts the `write` calls in flight at once, each held open for a moment.
+#[derive(Default)]
+struct InFlight {
+    now: AtomicUsize,
+    most: AtomicUsize,
+}
+
+impl EventStore for InFlight {
+    async fn write(
+        &self,
+        _records: Vec<Record>,
+    ) -> Result<Vec<Record>, audit_domain::ports::StoreError> {
+        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most.fetch_max(now, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        self.now.fetch_sub(1, Ordering::SeqCst);
+        Ok(Vec::new())
+    }
+}
+
+#[tokio::test]
+async fn concurrency_bounds_the_writes_in_flight() {
+    // 100 events of one name: 101 items, 5 chunks of 25.
+    let messages: Vec<SqsMessage> = (0..100)
+        .map(|i| message(&format!("m{i}"), &envelope::pack(&[event("a")], 1 << 18)[0]))
+        .collect();
+    for (concurrency, expected) in [(None, CONCURRENCY), (Some(1), 1), (Some(2), 2)] {
+        let mut drain = Drain::new(InFlight::default(), 8);
+        if let Some(n) = concurrency {
+            drain = drain.with_concurrency(n);
+        }
+        let (response, _) = drain.handle(sqs_event(messages.clone()), soon()).await;
+        assert!(response.batch_item_failures.is_empty());
+        assert_eq!(
+            drain.store.most.load(Ordering::SeqCst),
+            expected,
+            "{concurrency:?}"
+        );
+    }
+}

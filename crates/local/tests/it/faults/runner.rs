@@ -67,6 +67,10 @@ impl Runner {
             .env("AUDIT_COUNTERS_TABLE", &config.counters_table)
             .env("AUDIT_QUEUE_URL", &config.queue_url)
             .env("AUDIT_SHARDS", config.shards.to_string())
+            .env(
+                "AUDIT_DRAIN_CONCURRENCY",
+                config.drain_concurrency.to_string(),
+            )
             .env("AUDIT_COUNTERS_TABLE", &config.counters_table)
             .env("AUDIT_LOG_TABLE", &config.log_table)
             .env("AUDIT_SIGNING_KEY", &config.signing_key)

@@ -1,7 +1,16 @@
 //! Case: the runner SIGKILLed while it seals. After a restart, the log is a well-formed tree, each
-//! stored event is exactly one leaf (none missing, none twice), and a checkpoint covers them all.
+//! stored event is exactly one leaf (none missing, none twice), `seal::audit` finds nothing, and a
+//! checkpoint covers them all.
+//!
+//! The runner's drain writes with one `BatchWriteItem` call in flight (`AUDIT_DRAIN_CONCURRENCY`
+//! 1). moto numbers a stream record with the stream's length when the write began and appends it
+//! when it ends, so racing writes can share a number or be numbered below a record before them;
+//! a record numbered at or below one an earlier batch sealed is then taken for one already sealed
+//! (on AWS, numbers are unique and increasing per shard). With the default 4 in flight this case
+//! lost 1 of 1,500 events so (README, "Known limits"); if an event is missing, the failure shows
+//! its stream record and the records before it numbered at or above it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use audit_aws::DynamoLog;
@@ -19,7 +28,9 @@ use crate::sealed::{snapshot, wait_for_checkpoint};
 async fn a_runner_killed_while_it_seals_leaves_each_event_one_leaf_after_a_restart() {
     let started = Instant::now();
     let aws = aws().await;
-    let config = common::test_config();
+    let mut config = common::test_config();
+    // Serial writes: the emulator numbers racing writes' stream records out of order (module docs).
+    config.drain_concurrency = 1;
     let mut runner = Runner::start(&config, &common::endpoint(), VISIBILITY, "seal-kill").await;
     let log = DynamoLog::new(aws.dynamo.clone(), &config.log_table);
     let tenant = Tenant::default();
@@ -81,19 +92,104 @@ async fn a_runner_killed_while_it_seals_leaves_each_event_one_leaf_after_a_resta
         .collect();
     let findings = check_events(&versions, &snap.leaves);
     println!(
-        "  {stored} events stored, {} leaves, {} not in the log: {findings:?}",
+        "  {stored} events stored, {} leaves, {} findings: {findings:?}",
         hashes.len(),
         findings.len()
     );
-    // Nothing altered, deleted or foreign; an event missing from the log can only be one the
-    // emulator numbered below an earlier batch's record (README, "Known limits": the seal, like the
-    // count function, skips records at or before its checkpoint).
-    assert!(
-        findings
+    if !findings.is_empty() {
+        let ids: BTreeSet<String> = findings
             .iter()
-            .all(|f| matches!(f, Finding::Inserted { .. })),
-        "{findings:?}"
-    );
-    assert!(findings.len() * 100 <= events.len(), "{findings:?}");
+            .filter_map(|f| match f {
+                Finding::Inserted { id } | Finding::Altered { id } | Finding::Deleted { id } => {
+                    Some(id.clone())
+                }
+                _ => None,
+            })
+            .collect();
+        for line in stream_evidence(&config.table, &ids).await {
+            println!("  {line}");
+        }
+    }
+    assert_eq!(findings, [], "every stored event is one leaf of the log");
+    assert_eq!(hashes.len() as u64, stored, "one leaf per stored event");
     aws.finish(&config, runner, started).await;
+}
+
+/// Where each of `ids`' stream records sits in the table's stream: its position, its sequence
+/// number, and the records before it whose numbers are at or above its own.
+async fn stream_evidence(table: &str, ids: &BTreeSet<String>) -> Vec<String> {
+    let sdk = common::sdk().await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    let streams = aws_sdk_dynamodbstreams::Client::new(&sdk);
+    let Some(arn) = dynamo
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .ok()
+        .and_then(|o| o.table?.latest_stream_arn)
+    else {
+        return vec!["no stream to read".to_owned()];
+    };
+    let shards = streams
+        .describe_stream()
+        .stream_arn(&arn)
+        .send()
+        .await
+        .ok()
+        .and_then(|o| o.stream_description?.shards)
+        .unwrap_or_default();
+    // (position, sequence number, event name, pk) of every record, in stream order.
+    let mut records: Vec<(usize, u128, String, String)> = Vec::new();
+    for shard in shards.iter().filter_map(|s| s.shard_id.clone()) {
+        let mut iterator = streams
+            .get_shard_iterator()
+            .stream_arn(&arn)
+            .shard_id(shard)
+            .shard_iterator_type(aws_sdk_dynamodbstreams::types::ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .ok()
+            .and_then(|o| o.shard_iterator);
+        while let Some(at) = iterator.take() {
+            let Ok(output) = streams.get_records().shard_iterator(at).send().await else {
+                break;
+            };
+            let batch = output.records.unwrap_or_default();
+            if batch.is_empty() {
+                break;
+            }
+            for record in batch {
+                let Some(change) = record.dynamodb else {
+                    continue;
+                };
+                let pk = match change.keys.unwrap_or_default().get("pk") {
+                    Some(aws_sdk_dynamodbstreams::types::AttributeValue::S(pk)) => pk.clone(),
+                    _ => String::new(),
+                };
+                let sequence = change
+                    .sequence_number
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0);
+                let name = record.event_name.map(|n| n.as_str().to_owned());
+                records.push((records.len(), sequence, name.unwrap_or_default(), pk));
+            }
+            iterator = output.next_shard_iterator;
+        }
+    }
+    let mut lines = vec![format!("the stream holds {} records", records.len())];
+    for (position, sequence, name, pk) in &records {
+        if !ids.iter().any(|id| pk.ends_with(&format!("#{id}"))) {
+            continue;
+        }
+        let before: Vec<String> = records[..*position]
+            .iter()
+            .filter(|r| r.1 >= *sequence)
+            .map(|r| format!("#{} {} {}", r.0, r.1, r.2))
+            .collect();
+        lines.push(format!(
+            "{pk}: {name} at #{position}, number {sequence}; numbered at or above it before it: {before:?}"
+        ));
+    }
+    lines
 }
