@@ -271,7 +271,8 @@ mod tests {
 
         let side_by_side = Metered::new(&store);
         let (a, b) = futures::join!(side_by_side.query_keys(&q), side_by_side.count(&q));
-        (a.unwrap(), b.unwrap());
+        a.unwrap();
+        b.unwrap();
         let cost = side_by_side.cost();
         assert_eq!((cost.requests, cost.count_requests), (2, 2));
         assert_eq!(
@@ -288,7 +289,8 @@ mod tests {
         // A call after two side by side starts from the deeper of them.
         let mixed = Metered::new(&Pages(1));
         let (a, b) = futures::join!(mixed.query_keys(&q), mixed.query_keys(&q));
-        (a.unwrap(), b.unwrap());
+        a.unwrap();
+        b.unwrap();
         mixed.count(&q).await.unwrap();
         assert_eq!(mixed.cost().requests + mixed.cost().count_requests, 3);
         assert_eq!(mixed.cost().round_trips, 2);
