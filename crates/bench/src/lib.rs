@@ -97,7 +97,7 @@ pub fn events(n: usize, seed: u64) -> Vec<Event> {
 }
 
 /// SplitMix64's finaliser: a well-spread pseudo-random number from a counter.
-fn mix(mut z: u64) -> u64 {
+pub fn mix(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);

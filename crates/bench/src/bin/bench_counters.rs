@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use audit_aws::counters::DynamoCounters;
-use audit_bench::{items_of, put_items, sdk};
+use audit_bench::{items_of, mix, put_items, sdk};
 use audit_count::{Count, Invocation};
 use audit_domain::{time, Event, EventId, NewEvent, Tenant};
 use audit_infra::{self as infra, InfraSpec, ResourceNames};
@@ -100,14 +100,6 @@ fn events(n: usize, created: impl Fn(usize, u64) -> DateTime<Utc>) -> Vec<Event>
             )
         })
         .collect()
-}
-
-/// SplitMix64's finaliser: a well-spread pseudo-random number from a counter.
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 struct Round {
