@@ -79,10 +79,14 @@ pub struct Chunk {
 }
 
 impl Chunk {
-    /// A chunk whose records cancel out, or count nothing, needs no write. (Writing its checkpoint
-    /// alone would put a record on the stream that comes back as another batch of nothing, for ever.)
+    /// A chunk needs a write when any of its records changes some count. One whose records cancel
+    /// out (an event stored and removed within the batch) writes its checkpoint alone: skipping it
+    /// would leave the checkpoint behind those records, and a later delivery of only part of them
+    /// (a bisected half, a redelivered suffix) would then apply that part. A chunk of records that
+    /// count nothing (catalogue, keys, checkpoints) is the only one that writes nothing, so the
+    /// checkpoint's own stream record never comes back as another write.
     pub fn needs_write(&self) -> bool {
-        !self.counters.is_empty()
+        self.events > 0
     }
 }
 
@@ -239,7 +243,7 @@ mod tests {
     }
 
     #[test]
-    fn changes_that_cancel_out_are_dropped() {
+    fn changes_that_cancel_out_write_only_the_checkpoint() {
         let up = insert(1, "a", 0);
         let down = Change {
             sequence: seq(2),
@@ -247,8 +251,18 @@ mod tests {
         };
         let chunks = plan(&[up, down]);
         assert_eq!(chunks.len(), 1);
-        assert!(!chunks[0].needs_write());
+        assert!(chunks[0].counters.is_empty());
+        // It still moves the checkpoint past both records, in a transaction of that one item.
+        assert!(chunks[0].needs_write());
         assert_eq!(chunks[0].events, 2);
+        assert_eq!(
+            write_cost(&chunks),
+            WriteCost {
+                transactions: 1,
+                items: 1,
+                write_units: 2
+            }
+        );
     }
 
     /// The budget: at most one write unit per event at 100-record batches with 10 names.
