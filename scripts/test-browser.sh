@@ -35,6 +35,8 @@ else
   LISTEN="127.0.0.1:$port"
 fi
 NAME=test-browser
+# The integrity test waits for its events to be in a signed checkpoint: sign every second.
+export AUDIT_SEAL_INTERVAL_SECONDS="${AUDIT_SEAL_INTERVAL_SECONDS:-1}"
 # shellcheck source=scripts/runner.sh
 source scripts/runner.sh
 mkdir -p target/browser

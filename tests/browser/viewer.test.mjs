@@ -358,6 +358,70 @@ test('detail: every field, metadata pretty-printed, the id copied, closed by Esc
   done();
 });
 
+test('integrity: the detail checks the proof and the signature in the browser, and a tampered answer fails', async (t) => {
+  // The runner signs at most every second here (AUDIT_SEAL_INTERVAL_SECONDS=1 in test-browser.sh).
+  const event = seeded.find((e) => e.event_name === `${RUN}.invoice.paid`);
+  const proof = await eventually('the event in a signed checkpoint', async () => {
+    const answer = await api(`api/logs/${event.id}/proof`);
+    return { ok: answer.status === 200, value: answer.status === 200 ? answer.body : answer };
+  });
+  const { page, done } = await open(t, search({ ...mine, event: event.id }));
+  const dialog = page.locator('#detail');
+  const status = dialog.locator('.integrity-status');
+  const check = (name) => dialog.locator(`.integrity-checks [data-check="${name}"]`);
+  await dialog.locator('.integrity-status[data-state="verified"]').waitFor();
+  assert.match(await status.textContent(), /Verified in this browser/);
+  assert.equal(await check('signature').getAttribute('data-ok'), 'true');
+  assert.equal(await check('inclusion').getAttribute('data-ok'), 'true');
+  const leaf = proof.versions.at(-1).leaf_index;
+  assert.match(await check('inclusion').textContent(), new RegExp(`leaf ${leaf} of the signed log`));
+  const [origin, size] = proof.checkpoint.checkpoint.split('\n');
+  assert.match(await check('signature').textContent(), new RegExp(`${origin.replace(/[/.]/g, '\\$&')}, size ${size}`));
+  // The fingerprint is SHA-256 over the key's DER, worked out here by node.
+  const { createHash } = await import('node:crypto');
+  const fingerprint = createHash('sha256').update(Buffer.from(proof.checkpoint.public_key, 'base64')).digest('hex');
+  assert.equal(await dialog.locator('.fingerprint code').getAttribute('title'), fingerprint);
+
+  // The event as the page receives it, changed by one character: its leaf is not in the log.
+  const logPath = `/api/logs/${event.id}`;
+  await page.route((url) => url.pathname === logPath, async (route) => {
+    const response = await route.fetch();
+    const body = await response.json();
+    body.log.description = `${body.log.description}.`;
+    await route.fulfill({ response, json: body });
+  });
+  await page.reload();
+  await dialog.locator('.integrity-status[data-state="failed"]').waitFor();
+  assert.equal(await check('inclusion').getAttribute('data-ok'), 'false');
+  assert.equal(await check('signature').getAttribute('data-ok'), 'true');
+  await page.unroute((url) => url.pathname === logPath);
+
+  // A checkpoint whose body was changed after signing (a larger size): the signature fails.
+  const proofPath = `${logPath}/proof`;
+  const forged = (answer) => {
+    const lines = answer.checkpoint.checkpoint.split('\n');
+    lines[1] = String(Number(lines[1]) + 1);
+    return { ...answer, tree_size: answer.tree_size + 1, checkpoint: { ...answer.checkpoint, checkpoint: lines.join('\n') } };
+  };
+  await page.route((url) => url.pathname === proofPath, async (route) => {
+    const response = await route.fetch();
+    await route.fulfill({ response, json: forged(await response.json()) });
+  });
+  await page.reload();
+  await dialog.locator('.integrity-status[data-state="failed"]').waitFor();
+  assert.equal(await check('signature').getAttribute('data-ok'), 'false');
+  await page.unroute((url) => url.pathname === proofPath);
+
+  // Not yet sealed: the API's 409 is shown as such, not as a failure.
+  await page.route((url) => url.pathname === proofPath, (route) => route.fulfill({
+    status: 409, contentType: 'application/json', body: JSON.stringify({ error: 'not yet in a signed checkpoint' }),
+  }));
+  await page.reload();
+  await dialog.locator('.integrity-status[data-state="pending"]').waitFor();
+  assert.match(await status.textContent(), /Not yet in a signed checkpoint/);
+  done();
+});
+
 test('chart: bars of /api/stats for the filters, and a bar narrows the time range to it', async (t) => {
   const from = new Date(Date.now() - 3_600_000).toISOString();
   const filters = { event_name: RUN, from };

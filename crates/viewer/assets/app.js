@@ -372,7 +372,7 @@ async function syncDetail() {
   showDetailMessage(detail.body, 'Loading the event…');
   try {
     const body = await api.getJson(`api/logs/${encodeURIComponent(state.event)}`, null, { signal: abort.signal });
-    if (abort === detailAbort) showDetail(detail.body, body.log);
+    if (abort === detailAbort) showDetail(detail.body, body.log, { api, signal: abort.signal });
   } catch (error) {
     if (abort.signal.aborted) return;
     detailFor = null;

@@ -28,8 +28,11 @@ async function copy(text, status, fallback) {
   }
 }
 
-/** Fills `body` with `log`, as `GET /api/logs/{id}` answered it. */
-export function showDetail(body, log) {
+/**
+ * Fills `body` with `log`, as `GET /api/logs/{id}` answered it, and its integrity check (which
+ * fetches the proof with `api`, aborted by `signal`).
+ */
+export function showDetail(body, log, { api, signal } = {}) {
   const id = h('code', { class: 'id' }, log.id);
   const status = h('span', { class: 'copy-status', role: 'status' });
   const copyButton = h('button', { type: 'button', class: 'copy', onclick: () => copy(log.id, status, id) },
@@ -51,7 +54,7 @@ export function showDetail(body, log) {
   const others = Object.keys(log).filter((k) => !KNOWN.includes(k))
     .map((k) => row(k, pretty(log[k])));
   const parts = [h('dl', { class: 'event-fields' }, fields, others)];
-  const integrity = integrityPanel(log);
+  const integrity = integrityPanel(log, { api, signal });
   if (integrity) parts.push(integrity);
   replace(body, parts);
 }

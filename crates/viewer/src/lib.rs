@@ -56,6 +56,7 @@ static ASSETS: &[(&str, Asset)] = &[
     ("/viewer/detail.js", embed!("detail.js", JS)),
     ("/viewer/export.js", embed!("export.js", JS)),
     ("/viewer/integrity.js", embed!("integrity.js", JS)),
+    ("/viewer/verify.js", embed!("verify.js", JS)),
 ];
 
 /// The asset served at `path` (the request's path, without its query), if any.
