@@ -50,7 +50,7 @@ test-browser: venv ## The viewer in Chromium (playwright-core, npm ci) against a
 	cargo build -p audit-local
 	@scripts/with-emulator.sh scripts/test-browser.sh
 
-bench: venv ## Benchmarks: drain vs raw BatchWriteItem, read cost per page (1k, 30k) and of total_records (100k), counter write units, sealing, init time, sizes.
+bench: venv ## Benchmarks: drain vs raw BatchWriteItem, read cost per page (1k, 30k) and of total_records (100k), counter write units, sealing, the viewer's first page, init time, sizes.
 	cargo build --release -p audit-bench -p audit-local -p audit-write -p audit-drain -p audit-read
 	@scripts/with-emulator.sh scripts/bench.sh
 

@@ -34,6 +34,9 @@ RUNS="${BENCH_INIT_RUNS:-20}"
   echo "## export throughput beside a cursor walk of /api/read"
   target/release/bench-export "${BENCH_EXPORT_EVENTS:-5000}"
   echo
+  echo "## the viewer's first page at 30,000 events (Chromium)"
+  scripts/bench-viewer.sh
+  echo
   echo "## init time (process start to first /invocation/next) and first answer, against hello-world"
   # The functions' first answers need their table and queue to exist.
   export AUDIT_TABLE=bench-init-events AUDIT_QUEUE_URL="$AWS_ENDPOINT_URL/123456789012/bench-init-events"
