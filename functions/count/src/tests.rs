@@ -411,9 +411,15 @@ async fn records_that_cancel_out_still_move_the_checkpoint() {
     let (response, report) = count.handle(&shard(), records[1..].to_vec()).await.unwrap();
     assert!(response.batch_item_failures.is_empty());
     assert_eq!((report.transactions, report.counters_written), (1, 0));
-    assert_eq!(store.checkpoint_of(&shard()).unwrap().unpadded(), seq_text(2));
+    assert_eq!(
+        store.checkpoint_of(&shard()).unwrap().unpadded(),
+        seq_text(2)
+    );
     // The removal delivered again on its own counts nothing.
-    let (_, report) = count.handle(&shard(), records[1..2].to_vec()).await.unwrap();
+    let (_, report) = count
+        .handle(&shard(), records[1..2].to_vec())
+        .await
+        .unwrap();
     assert_eq!((report.skipped_applied, report.transactions), (1, 0));
     assert_eq!(store.counters(), oracle([&second]));
 }
