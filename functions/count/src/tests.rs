@@ -399,7 +399,7 @@ async fn records_that_cancel_out_still_move_the_checkpoint() {
     let id = EventId::generate();
     let first = stored(&id, "Name.0", 0);
     let second = stored(&id, "Name.0", 0);
-    let records = vec![
+    let records = [
         stream_record(0, None, Some(&first)),
         stream_record(1, Some(&first), None),
         stream_record(2, None, Some(&second)),
