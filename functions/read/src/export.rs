@@ -11,6 +11,7 @@ use audit_domain::{time, Event, EventId, NewEvent};
 use lambda_http::http::{header, StatusCode};
 use lambda_http::{Body, Response};
 use serde_json::json;
+use std::time::{Duration, Instant};
 
 /// How much one answer may hold. Lambda refuses a response over 6 MB (6,291,456 bytes) *as it
 /// carries it*: the body inside a JSON envelope, where every `"` and `\` takes two bytes. So the
@@ -21,13 +22,19 @@ pub struct ExportLimits {
     pub max_events: usize,
     /// The body's bytes as Lambda's JSON envelope carries them.
     pub max_bytes: usize,
+    /// Reading time, after which the answer ends at the event in hand. With a small `page_size` (one
+    /// request per event) or a slow index, the event cap alone could outlast the read function's
+    /// 10 s timeout and a client's patience; the rest follows by `Link` either way.
+    pub max_time: Duration,
 }
 
 impl ExportLimits {
-    /// 5,000 events or 5 MiB, whichever comes first: about 1 MiB under Lambda's limit.
+    /// 5,000 events, 5 MiB (about 1 MiB under Lambda's limit) or 4 s of reading, whichever comes
+    /// first.
     pub const DEFAULT: Self = Self {
         max_events: 5_000,
         max_bytes: 5 * 1024 * 1024,
+        max_time: Duration::from_secs(4),
     };
 }
 
@@ -62,6 +69,7 @@ struct Sink {
     events: usize,
     wire_bytes: usize,
     limits: ExportLimits,
+    started: Instant,
 }
 
 impl Sink {
@@ -72,6 +80,7 @@ impl Sink {
             events: 0,
             wire_bytes: 0,
             limits,
+            started: Instant::now(),
         };
         if format == ExportFormat::Csv {
             // RFC 4180: CRLF after each record, fields quoted when they hold `,` `"` or a line break.
@@ -117,6 +126,7 @@ impl Sink {
         self.events += 1;
         self.events < self.limits.max_events
             && self.wire_bytes + LARGEST_EVENT <= self.limits.max_bytes
+            && self.started.elapsed() < self.limits.max_time
     }
 
     fn finish(self) -> (String, usize) {

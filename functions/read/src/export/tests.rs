@@ -220,7 +220,7 @@ async fn link_walks_the_rest_with_the_same_filters_and_every_answer_is_recorded(
     let stored = events(23);
     let limits = ExportLimits {
         max_events: 4,
-        max_bytes: ExportLimits::DEFAULT.max_bytes,
+        ..ExportLimits::DEFAULT
     };
     let h = handler(&stored, RecordingQueue::default()).with_export_limits(limits);
     let params = [
@@ -282,13 +282,30 @@ async fn link_walks_the_rest_with_the_same_filters_and_every_answer_is_recorded(
     );
 }
 
+/// Past the time cap an answer ends at the event in hand (at least one), and `Link` carries on.
+#[tokio::test]
+async fn the_time_cap_ends_an_answer_and_the_walk_still_gets_every_event() {
+    let stored = events(7);
+    let limits = ExportLimits {
+        max_time: Duration::ZERO,
+        ..ExportLimits::DEFAULT
+    };
+    let h = handler(&stored, RecordingQueue::default()).with_export_limits(limits);
+    let answers = walk(&h, &[("page_size", "1")]).await;
+    let lines: Vec<usize> = answers
+        .iter()
+        .map(|a| text(a.body()).lines().count())
+        .collect();
+    assert_eq!(lines, vec![1; 7]);
+}
+
 #[tokio::test]
 async fn the_byte_cap_counts_the_body_as_lambda_carries_it() {
     let quoted = "\"".repeat(500);
     let stored: Vec<Event> = (0..40).map(|i| stored(i, "q", &quoted, None)).collect();
     let limits = ExportLimits {
-        max_events: 5_000,
         max_bytes: 40 * 1024,
+        ..ExportLimits::DEFAULT
     };
     let h = handler(&stored, RecordingQueue::default()).with_export_limits(limits);
     let answers = walk(&h, &[]).await;
