@@ -11,7 +11,8 @@ use audit_domain::counters::{SequenceNumber, ShardId};
 use audit_domain::ports::StoreError;
 use audit_domain::seal::items::{self, Splice};
 use audit_domain::seal::{
-    Attr, CheckpointStore, Head, Item, LeafEntry, LogStore, Signed, Swap, TileOutcome, WriteMeter,
+    Attr, CheckpointStore, Head, Item, LeafEntry, LogStore, ReadMeter, Signed, Swap, TileOutcome,
+    WriteMeter,
 };
 use audit_domain::Tenant;
 use audit_tlog::{Hash, TileWrite};
@@ -24,15 +25,13 @@ use crate::error::{rejected, store_error};
 
 type Raw = HashMap<String, AttributeValue>;
 
-/// How often a tile write re-reads a tile that another writer changed under it.
-const TILE_ATTEMPTS: usize = 8;
-
 /// The log table. Cheap to clone; clones share the meter.
 #[derive(Clone, Debug)]
 pub struct DynamoLog {
     client: Client,
     table: Arc<str>,
     meter: Arc<WriteMeter>,
+    tile_reads: Arc<ReadMeter>,
 }
 
 fn to_raw(item: &Item) -> Raw {
@@ -100,6 +99,7 @@ impl DynamoLog {
             client,
             table: Arc::from(table),
             meter: Arc::default(),
+            tile_reads: Arc::default(),
         }
     }
 
@@ -114,6 +114,11 @@ impl DynamoLog {
     /// Writes made and write units spent through this adapter (and its clones).
     pub fn meter(&self) -> &WriteMeter {
         &self.meter
+    }
+
+    /// Tile reads through this adapter (and its clones): requests, and the items they returned.
+    pub fn tile_reads(&self) -> &ReadMeter {
+        &self.tile_reads
     }
 
     /// One item, read strongly consistent.
@@ -160,17 +165,30 @@ impl DynamoLog {
 
     /// Every item of one partition, in sort-key order.
     pub async fn query(&self, pk: &str) -> Result<Vec<Item>, StoreError> {
+        self.query_prefix(pk, "").await
+    }
+
+    /// Every item of one partition whose sort key starts with `prefix` (all of them for ""), in
+    /// sort-key order.
+    pub async fn query_prefix(&self, pk: &str, prefix: &str) -> Result<Vec<Item>, StoreError> {
         let mut found = Vec::new();
         let mut start: Option<Raw> = None;
         loop {
-            let output = self
+            let mut request = self
                 .client
                 .query()
                 .table_name(self.table.as_ref())
-                .key_condition_expression("pk = :pk")
                 .expression_attribute_values(":pk", AttributeValue::S(pk.to_owned()))
                 .consistent_read(true)
-                .set_exclusive_start_key(start.take())
+                .set_exclusive_start_key(start.take());
+            request = if prefix.is_empty() {
+                request.key_condition_expression("pk = :pk")
+            } else {
+                request
+                    .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                    .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned()))
+            };
+            let output = request
                 .send()
                 .await
                 .map_err(store_error("DynamoDB Query"))?;
@@ -320,54 +338,43 @@ impl LogStore for DynamoLog {
         write: &TileWrite,
     ) -> Result<TileOutcome, StoreError> {
         let tile = write.tile();
-        let (pk, sk) = (
-            items::tile_pk(tenant),
-            items::tile_sk(tile.level(), tile.index()),
-        );
-        for _ in 0..TILE_ATTEMPTS {
-            let stored = self.get(&pk, &sk).await?;
-            let held = match &stored {
-                None => Vec::new(),
-                Some(item) => items::parse_tile(item).ok_or_else(|| {
-                    StoreError::rejected("reading a tile", format!("unreadable tile {pk} {sk}"))
-                })?,
-            };
-            let hashes = match items::splice(&held, write) {
-                Splice::Held => return Ok(TileOutcome::Written),
-                Splice::Gap => return Ok(TileOutcome::Gap),
-                Splice::Conflict => {
-                    return Err(StoreError::rejected(
-                        "writing a tile",
-                        format!(
-                            "tile {} of {} holds other hashes",
-                            tile.path(),
-                            tenant.as_str()
-                        ),
-                    ))
-                }
-                Splice::Store(hashes) => hashes,
-            };
-            let condition = if stored.is_none() {
-                Condition::absent()
-            } else {
-                Condition::equals("n = :n", ":n", AttributeValue::N(held.len().to_string()))
-            };
-            let item = items::tile_item(tenant, tile.level(), tile.index(), &hashes);
-            if self.put(&item, Some(condition)).await? == Swap::Done {
-                return Ok(TileOutcome::Written);
+        let held = self.tile(tenant, tile.level(), tile.index()).await?;
+        let hashes = match items::splice(&held, write) {
+            Splice::Held => return Ok(TileOutcome::Written),
+            Splice::Gap => return Ok(TileOutcome::Gap),
+            Splice::Conflict => {
+                return Err(StoreError::rejected(
+                    "writing a tile",
+                    format!(
+                        "tile {} of {} holds other hashes",
+                        tile.path(),
+                        tenant.as_str()
+                    ),
+                ))
             }
-        }
-        Err(StoreError::unavailable(
-            "writing a tile",
-            format!("tile {} kept changing under the write", tile.path()),
-        ))
+            Splice::Store(hashes) => hashes,
+        };
+        // A plain put: the item's key names the positions it holds, and the claim that placed
+        // them fixes their hashes, so a racing or repeated write puts the same item.
+        let item = items::stored_item(tenant, tile.level(), tile.index(), held.len(), hashes);
+        self.put(&item, None).await?;
+        Ok(TileOutcome::Written)
     }
 
+    /// A full tile is one `GetItem`; an open one also one `Query` of its segments.
     async fn tile(&self, tenant: &Tenant, level: u8, index: u64) -> Result<Vec<Hash>, StoreError> {
-        let item = self
-            .get(&items::tile_pk(tenant), &items::tile_sk(level, index))
+        let pk = items::tile_pk(tenant);
+        let full = self.get(&pk, &items::tile_sk(level, index)).await?;
+        self.tile_reads.record(usize::from(full.is_some()));
+        if let Some(hashes) = items::whole_tile(full.as_ref()) {
+            return Ok(hashes);
+        }
+        let segments = self
+            .query_prefix(&pk, &items::segment_prefix(level, index))
             .await?;
-        Ok(item.and_then(|i| items::parse_tile(&i)).unwrap_or_default())
+        self.tile_reads.record(segments.len());
+        items::join_tile(level, index, full.as_ref(), &segments)
+            .map_err(|why| StoreError::rejected("reading a tile", why))
     }
 
     async fn leaves_of(&self, tenant: &Tenant, id: &str) -> Result<Vec<LeafEntry>, StoreError> {

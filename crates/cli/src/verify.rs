@@ -22,7 +22,7 @@ use audit_aws::{sdk_config, Config, DynamoLog, KmsSigner, S3Archive};
 use audit_domain::seal::audit::{check_events, check_tree, Finding, StoredVersion};
 use audit_domain::seal::{items, Archive as _, LogStore as _, Signed, Signer as _};
 use audit_domain::{time, Tenant};
-use audit_tlog::{mth, Checkpoint, TileSet};
+use audit_tlog::{mth, Checkpoint};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
@@ -86,19 +86,9 @@ pub async fn check(config: &Config, tenant: &Tenant, lag: Duration) -> anyhow::R
         .iter()
         .filter_map(items::parse_lookup)
         .collect();
-    let mut tiles = TileSet::new();
-    for item in log.query(&items::tile_pk(tenant)).await? {
-        let parsed = item
-            .s("sk")
-            .and_then(|sk| sk.split_once('#'))
-            .and_then(|(l, i)| Some((l.parse().ok()?, i.parse().ok()?)));
-        match (parsed, items::parse_tile(&item)) {
-            (Some((level, index)), Some(hashes)) => tiles.insert(level, index, hashes)?,
-            _ => findings.push(Finding::Tile {
-                tile: item.s("sk").unwrap_or_default().to_owned(),
-            }),
-        }
-    }
+    let (tiles, unreadable) =
+        items::tiles_of(&log.query(&items::tile_pk(tenant)).await?).into_set();
+    findings.extend(unreadable.into_iter().map(|tile| Finding::Tile { tile }));
     let head = match log.head(tenant).await {
         Ok(head) => head.map(|h| (h.size(), h.root())),
         Err(_) => {

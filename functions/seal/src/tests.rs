@@ -7,7 +7,7 @@ use super::*;
 use audit_domain::layout::EventRecord as StoredEvent;
 use audit_domain::seal::{items, LeafKind, MemoryLog, Writer};
 use audit_domain::{time, EventId, NewEvent};
-use audit_tlog::{mth, Hash, HashStore as _, TileSet, TreeSize};
+use audit_tlog::{mth, Hash, HashStore as _, TreeSize};
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -96,17 +96,15 @@ fn check_log(store: &MemoryLog, tenant: &str) -> Vec<Hash> {
         "indexes"
     );
     let hashes: Vec<Hash> = leaves.iter().map(|l| l.hash).collect();
-    let mut tiles = TileSet::new();
     let tile_pk = items::tile_pk(&tenant);
-    for item in store.items() {
-        if item.s("pk") == Some(tile_pk.as_str()) {
-            let (level, index) = item.s("sk").unwrap().split_once('#').unwrap();
-            let hashes = items::parse_tile(&item).unwrap();
-            tiles
-                .insert(level.parse().unwrap(), index.parse().unwrap(), hashes)
-                .unwrap();
-        }
-    }
+    let stored = store.items();
+    let (tiles, unreadable) = items::tiles_of(
+        stored
+            .iter()
+            .filter(|item| item.s("pk") == Some(tile_pk.as_str())),
+    )
+    .into_set();
+    assert_eq!(unreadable, Vec::<String>::new(), "unreadable tiles");
     for (i, hash) in hashes.iter().enumerate() {
         assert_eq!(
             tiles.node(audit_tlog::NodeId::leaf(i as u64)),
@@ -452,4 +450,34 @@ async fn write_units_per_event_stay_within_budget() {
         "every event's lookup costs one unit: {per_event}"
     );
     assert_eq!(check_log(&store, "acme").len(), 30_000);
+}
+
+/// The same budget with every batch of 100 spread over ten tenants, ten events of each: what a
+/// batch costs per tenant (the head, the tile segments) is shared by ten events, not a hundred.
+#[tokio::test]
+async fn write_units_per_event_stay_within_budget_spread_over_ten_tenants() {
+    let store = MemoryLog::default();
+    let tenants: Vec<String> = (0..10).map(|t| format!("tenant-{t}")).collect();
+    let mut n = 0;
+    for _ in 0..300 {
+        let mut batch = Vec::with_capacity(100);
+        for tenant in &tenants {
+            for _ in 0..10 {
+                let event = stored(tenant, &format!("event {n}"), true);
+                batch.push(record(n, None, Some(&event)));
+                n += 1;
+            }
+        }
+        let (response, _) = seal(&store, "s1", batch).await;
+        assert!(response.batch_item_failures.is_empty());
+    }
+    let per_event = store.meter.units() as f64 / n as f64;
+    println!(
+        "write units per event over ten tenants: {per_event:.3} ({} writes)",
+        store.meter.writes()
+    );
+    assert!(per_event <= 1.25, "{per_event}");
+    for tenant in &tenants {
+        assert_eq!(check_log(&store, tenant).len(), 3_000, "{tenant}");
+    }
 }

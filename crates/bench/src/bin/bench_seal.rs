@@ -166,8 +166,16 @@ impl LogStore for Tallied {
     }
 
     async fn tile(&self, tenant: &Tenant, level: u8, index: u64) -> Result<Vec<Hash>, StoreError> {
+        // A full tile is one request; an open one also a query of its segments.
+        let meter = self.log.tile_reads();
+        let (requests, items) = (meter.requests(), meter.items());
         let hashes = self.log.tile(tenant, level, index).await?;
-        self.tally.read(usize::from(!hashes.is_empty()));
+        self.tally
+            .reads
+            .fetch_add(meter.requests() - requests, Ordering::Relaxed);
+        self.tally
+            .items_read
+            .fetch_add(meter.items() - items, Ordering::Relaxed);
         Ok(hashes)
     }
 

@@ -5,7 +5,8 @@
 //! | item | pk | sk | attributes |
 //! |---|---|---|---|
 //! | head | `H#<tenant>` | `H` | `v` version, `size`, `f` frontier (binary, 32 bytes a hash), `c` claims (JSON) |
-//! | tile | `T#<tenant>` | `<level>#<index, 20 digits>` | `h` hashes (binary), `n` count |
+//! | full tile | `T#<tenant>` | `<level>#<index, 20 digits>` | `h` hashes (binary), `n` count |
+//! | tile segment | `T#<tenant>` | `<level>#<index, 20 digits>#<start, 3 digits>#<end, 3 digits>` | `h` the hashes at positions `start..end` (binary) |
 //! | leaf lookup | `L#<tenant>#<id>` | `<leaf index, 20 digits>` | `h` leaf hash, `k` kind, `w` writer |
 //! | shard checkpoint | `SS#seal` | `<shard id>` | `s` sequence number (padded) |
 //! | signed checkpoint | `CP#<tenant>` | `<size, 20 digits>` | `body`, `sig` (base64 DER) |
@@ -13,6 +14,15 @@
 //!
 //! A write costs one write unit per started KB of the item (DynamoDB's rule; attribute names count,
 //! a number is about half its digits). None of the seal's writes is transactional.
+//!
+//! **Tiles are stored in segments while they fill.** Each tile write stores only the hashes it adds,
+//! as a segment item of its own, so a batch that appends ten leaves to a tenant pays for ten hashes
+//! (1 unit), not for rewriting every hash the open tile holds (up to 9 units). The write that fills
+//! a tile also stores the whole tile as one item, so a full tile is read with one `GetItem`. A tile
+//! reads as the full item if it holds 256 hashes, and otherwise as the full item (a tile written
+//! before segments existed) joined with its segments in position order, up to the first gap
+//! ([`join`]). Segments of one tile never disagree where they overlap: their hashes are fixed by
+//! the claims that placed them. If they do, the tile is unreadable, and `verify` names it.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -137,6 +147,235 @@ pub fn tile_pk(tenant: &Tenant) -> String {
 
 pub fn tile_sk(level: u8, index: u64) -> String {
     format!("{level}#{}", padded(index))
+}
+
+/// The sort key of the segment of tile `level`/`index` that holds positions `start..end`.
+pub fn segment_sk(level: u8, index: u64, start: usize, end: usize) -> String {
+    format!("{}#{start:03}#{end:03}", tile_sk(level, index))
+}
+
+/// The prefix of the sort keys of a tile's segments (the full tile's key does not have it).
+pub fn segment_prefix(level: u8, index: u64) -> String {
+    format!("{}#", tile_sk(level, index))
+}
+
+/// Which tile an item of the tile partition belongs to, and which positions it holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TilePart {
+    pub level: u8,
+    pub index: u64,
+    /// The first position the part holds (0 for a full tile item).
+    pub start: usize,
+    /// `None` for the full tile item, else the end of the segment's positions.
+    pub end: Option<usize>,
+}
+
+impl TilePart {
+    /// Parses a tile partition's sort key.
+    pub fn of_sk(sk: &str) -> Option<Self> {
+        let mut parts = sk.split('#');
+        let level = parts.next()?.parse().ok()?;
+        let index = parts.next()?.parse().ok()?;
+        let part = match (parts.next(), parts.next(), parts.next()) {
+            (None, None, None) => Self {
+                level,
+                index,
+                start: 0,
+                end: None,
+            },
+            (Some(start), Some(end), None) => {
+                let (start, end): (usize, usize) = (start.parse().ok()?, end.parse().ok()?);
+                if start >= end || end > usize::from(TILE_WIDTH) {
+                    return None;
+                }
+                Self {
+                    level,
+                    index,
+                    start,
+                    end: Some(end),
+                }
+            }
+            _ => return None,
+        };
+        Some(part)
+    }
+}
+
+const TILE_WIDTH: u16 = audit_tlog::TILE_WIDTH;
+
+/// The hashes a tile item or segment item holds, with the positions they start at.
+pub fn parse_tile_part(item: &Item) -> Option<(TilePart, Vec<Hash>)> {
+    let part = TilePart::of_sk(item.s("sk")?)?;
+    match part.end {
+        None => Some((part, parse_tile(item)?)),
+        Some(end) => {
+            let hashes = hashes_of(item.b("h")?)?;
+            (hashes.len() == end - part.start).then_some((part, hashes))
+        }
+    }
+}
+
+pub fn segment_item(tenant: &Tenant, level: u8, index: u64, start: usize, hashes: &[Hash]) -> Item {
+    Item::keyed(
+        tile_pk(tenant),
+        segment_sk(level, index, start, start + hashes.len()),
+    )
+    .with("h", Attr::B(concat(hashes)))
+}
+
+/// Two parts of one tile hold different hashes at the same position.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("two parts of the tile hold different hashes at position {position}")]
+pub struct Disagree {
+    pub position: usize,
+}
+
+/// Joins a tile's parts (each its first position and its hashes) into the hashes the tile holds:
+/// in position order, up to the first position no part holds. Where parts overlap they must agree.
+pub fn join(mut parts: Vec<(usize, Vec<Hash>)>) -> Result<Vec<Hash>, Disagree> {
+    parts.sort_by_key(|(start, hashes)| (*start, std::cmp::Reverse(hashes.len())));
+    let mut joined: Vec<Hash> = Vec::new();
+    for (start, hashes) in parts {
+        if start > joined.len() {
+            break;
+        }
+        for (offset, hash) in hashes.into_iter().enumerate() {
+            let position = start + offset;
+            match joined.get(position) {
+                Some(held) if *held != hash => return Err(Disagree { position }),
+                Some(_) => {}
+                None => joined.push(hash),
+            }
+        }
+    }
+    Ok(joined)
+}
+
+/// Tiles joined from the items of a tile partition (see [`tiles_of`]).
+#[derive(Debug, Default)]
+pub struct Tiles {
+    /// Each tile's hashes, by (level, index).
+    pub joined: BTreeMap<(u8, u64), Vec<Hash>>,
+    /// The sort keys of items that do not parse, and of tiles whose parts disagree.
+    pub unreadable: Vec<String>,
+}
+
+impl Tiles {
+    /// The tiles as a [`audit_tlog::TileSet`], with the keys of those that are unreadable or do
+    /// not fit a tile.
+    pub fn into_set(self) -> (audit_tlog::TileSet, Vec<String>) {
+        let mut set = audit_tlog::TileSet::new();
+        let mut unreadable = self.unreadable;
+        for ((level, index), hashes) in self.joined {
+            if set.insert(level, index, hashes).is_err() {
+                unreadable.push(tile_sk(level, index));
+            }
+        }
+        (set, unreadable)
+    }
+}
+
+/// Joins every tile of a tenant from the items of its tile partition, in any order: full tiles
+/// and segments alike, as a tile read joins one tile's.
+pub fn tiles_of<'a>(found: impl IntoIterator<Item = &'a Item>) -> Tiles {
+    let mut parts: BTreeMap<(u8, u64), Vec<(usize, Vec<Hash>)>> = BTreeMap::new();
+    let mut tiles = Tiles::default();
+    for item in found {
+        match parse_tile_part(item) {
+            Some((part, hashes)) => parts
+                .entry((part.level, part.index))
+                .or_default()
+                .push((part.start, hashes)),
+            None => tiles
+                .unreadable
+                .push(item.s("sk").unwrap_or_default().to_owned()),
+        }
+    }
+    for ((level, index), parts) in parts {
+        match join(parts) {
+            Ok(hashes) => {
+                tiles.joined.insert((level, index), hashes);
+            }
+            Err(_) => tiles.unreadable.push(tile_sk(level, index)),
+        }
+    }
+    tiles
+}
+
+/// The item a tile write puts once [`splice`] said `Store(hashes)` for a tile that held `held`
+/// hashes: the whole tile if the write fills it, else a segment of the hashes from `held` on.
+pub fn stored_item(
+    tenant: &Tenant,
+    level: u8,
+    index: u64,
+    held: usize,
+    mut hashes: Vec<Hash>,
+) -> Item {
+    if hashes.len() == usize::from(TILE_WIDTH) {
+        tile_item(tenant, level, index, &hashes)
+    } else {
+        let added = hashes.split_off(held.min(hashes.len()));
+        segment_item(tenant, level, index, held, &added)
+    }
+}
+
+/// The whole tile, if `full` (the item at the tile's own key) holds all 256 hashes; a read then
+/// needs no segments.
+pub fn whole_tile(full: Option<&Item>) -> Option<Vec<Hash>> {
+    full.and_then(parse_tile)
+        .filter(|hashes| hashes.len() == usize::from(TILE_WIDTH))
+}
+
+/// A tile's hashes from its full item (if any) and its segments (see the module docs).
+pub fn join_tile(
+    level: u8,
+    index: u64,
+    full: Option<&Item>,
+    segments: &[Item],
+) -> Result<Vec<Hash>, String> {
+    let unreadable = |why: String| format!("tile {level}/{index} of the log table: {why}");
+    let mut parts = Vec::with_capacity(segments.len() + 1);
+    if let Some(item) = full {
+        parts.push((
+            0,
+            parse_tile(item)
+                .ok_or_else(|| unreadable("the full item does not parse".to_owned()))?,
+        ));
+    }
+    for item in segments {
+        let (part, hashes) = parse_tile_part(item)
+            .filter(|(part, _)| part.level == level && part.index == index)
+            .ok_or_else(|| {
+                unreadable(format!(
+                    "segment {:?} does not parse",
+                    item.s("sk").unwrap_or_default()
+                ))
+            })?;
+        parts.push((part.start, hashes));
+    }
+    join(parts).map_err(|e| unreadable(e.to_string()))
+}
+
+/// Counts tile reads: requests made and items they returned. Shared by the adapter and the fake.
+#[derive(Debug, Default)]
+pub struct ReadMeter {
+    requests: AtomicU64,
+    items: AtomicU64,
+}
+
+impl ReadMeter {
+    pub fn record(&self, items: usize) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.items.fetch_add(items as u64, Ordering::Relaxed);
+    }
+
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    pub fn items(&self) -> u64 {
+        self.items.load(Ordering::Relaxed)
+    }
 }
 
 pub fn lookup_pk(tenant: &Tenant, id: &str) -> String {
@@ -342,6 +581,82 @@ mod tests {
             hash: Hash::empty_tree(),
         };
         assert_eq!(lookup_item(&tenant, &entry).write_units(), 1);
+    }
+
+    fn hashes(from: u32, n: u32) -> Vec<Hash> {
+        (from..from + n)
+            .map(|i| audit_tlog::leaf_hash(&i.to_be_bytes()))
+            .collect()
+    }
+
+    #[test]
+    fn segments_join_in_order_up_to_the_first_gap_and_overlaps_must_agree() {
+        let all = hashes(0, 30);
+        let parts = vec![
+            (20, all[20..30].to_vec()),
+            (0, all[0..10].to_vec()),
+            (10, all[10..20].to_vec()),
+        ];
+        assert_eq!(join(parts), Ok(all.clone()));
+        // A repeated, longer or shorter write of the same positions joins the same.
+        let parts = vec![
+            (0, all[0..10].to_vec()),
+            (5, all[5..25].to_vec()),
+            (5, all[5..8].to_vec()),
+        ];
+        assert_eq!(join(parts), Ok(all[..25].to_vec()));
+        // Positions after a gap are not the tile's (yet).
+        let parts = vec![(0, all[0..10].to_vec()), (11, all[11..20].to_vec())];
+        assert_eq!(join(parts), Ok(all[..10].to_vec()));
+        assert_eq!(join(vec![(3, all[3..5].to_vec())]), Ok(Vec::new()));
+        // Two parts that disagree make the tile unreadable, at the position where they do.
+        let mut other = all[5..15].to_vec();
+        other[4] = Hash::empty_tree();
+        assert_eq!(
+            join(vec![(0, all[0..10].to_vec()), (5, other)]),
+            Err(Disagree { position: 9 })
+        );
+    }
+
+    #[test]
+    fn tiles_of_joins_each_tiles_parts_and_names_the_parts_that_do_not_join() {
+        let tenant = Tenant::default();
+        let all = hashes(0, 256);
+        let mut found = vec![
+            segment_item(&tenant, 0, 0, 0, &all[..100]),
+            segment_item(&tenant, 0, 0, 100, &all[100..256]),
+            tile_item(&tenant, 0, 0, &all),
+            // A tile written whole before segments existed, then continued in a segment.
+            tile_item(&tenant, 0, 1, &all[..7]),
+            segment_item(&tenant, 0, 1, 7, &all[7..9]),
+            segment_item(&tenant, 1, 0, 0, &all[..1]),
+        ];
+        let tiles = tiles_of(&found);
+        assert_eq!(tiles.unreadable, Vec::<String>::new());
+        assert_eq!(tiles.joined[&(0, 0)], all);
+        assert_eq!(tiles.joined[&(0, 1)], all[..9].to_vec());
+        assert_eq!(tiles.joined[&(1, 0)], all[..1].to_vec());
+
+        let mut bad = segment_item(&tenant, 0, 1, 8, &all[..1]);
+        found.push(bad.clone());
+        bad.0.insert("sk".to_owned(), Attr::S("0#x".to_owned()));
+        found.push(bad);
+        let tiles = tiles_of(&found);
+        assert_eq!(tiles.unreadable, vec!["0#x".to_owned(), tile_sk(0, 1)]);
+        assert!(!tiles.joined.contains_key(&(0, 1)));
+    }
+
+    #[test]
+    fn a_write_stores_the_hashes_it_adds_and_the_whole_tile_once_full() {
+        let tenant = Tenant::default();
+        let all = hashes(0, 256);
+        let segment = stored_item(&tenant, 0, 4, 90, all[..100].to_vec());
+        assert_eq!(segment.s("sk"), Some(segment_sk(0, 4, 90, 100).as_str()));
+        assert_eq!(parse_tile_part(&segment).unwrap().1, all[90..100].to_vec());
+        assert_eq!(segment.write_units(), 1);
+        let full = stored_item(&tenant, 0, 4, 250, all.clone());
+        assert_eq!(full.s("sk"), Some(tile_sk(0, 4).as_str()));
+        assert_eq!(whole_tile(Some(&full)), Some(all));
     }
 }
 

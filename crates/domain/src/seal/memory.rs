@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use audit_tlog::{Hash, TileWrite};
 
 use super::head::Head;
-use super::items::{self, Item, Splice, WriteMeter};
+use super::items::{self, Item, ReadMeter, Splice, WriteMeter};
 use super::leaf::LeafEntry;
 use super::port::{Archive, CheckpointStore, LogStore, Signed, Signer, Swap, TileOutcome};
 use crate::counters::{SequenceNumber, ShardId};
@@ -20,6 +20,8 @@ pub struct MemoryLog {
     /// Operation name → how many more calls of it succeed before each one fails.
     faults: Mutex<HashMap<&'static str, usize>>,
     pub meter: WriteMeter,
+    /// Tile reads: requests and the items they returned.
+    pub reads: ReadMeter,
 }
 
 impl MemoryLog {
@@ -157,11 +159,12 @@ impl LogStore for MemoryLog {
                 format!("tile {} holds other hashes", tile.path()),
             )),
             Splice::Store(hashes) => {
-                self.put(items::tile_item(
+                self.put(items::stored_item(
                     tenant,
                     tile.level(),
                     tile.index(),
-                    &hashes,
+                    held.len(),
+                    hashes,
                 ));
                 Ok(TileOutcome::Written)
             }
@@ -169,8 +172,25 @@ impl LogStore for MemoryLog {
     }
 
     async fn tile(&self, tenant: &Tenant, level: u8, index: u64) -> Result<Vec<Hash>, StoreError> {
-        let item = self.get(&items::tile_pk(tenant), &items::tile_sk(level, index));
-        Ok(item.and_then(|i| items::parse_tile(&i)).unwrap_or_default())
+        let pk = items::tile_pk(tenant);
+        let full = self.get(&pk, &items::tile_sk(level, index));
+        self.reads.record(usize::from(full.is_some()));
+        if let Some(hashes) = items::whole_tile(full.as_ref()) {
+            return Ok(hashes);
+        }
+        // A key range, as the adapter's Query: the segments' keys follow the full tile's.
+        let prefix = items::segment_prefix(level, index);
+        let segments: Vec<Item> = self
+            .items
+            .lock()
+            .unwrap()
+            .range((pk.clone(), prefix.clone())..)
+            .take_while(|((p, sk), _)| *p == pk && sk.starts_with(&prefix))
+            .map(|(_, item)| item.clone())
+            .collect();
+        self.reads.record(segments.len());
+        items::join_tile(level, index, full.as_ref(), &segments)
+            .map_err(|why| StoreError::rejected("reading a tile", why))
     }
 
     async fn leaves_of(&self, tenant: &Tenant, id: &str) -> Result<Vec<LeafEntry>, StoreError> {

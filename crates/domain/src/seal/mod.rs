@@ -20,7 +20,7 @@ mod memory;
 pub mod port;
 
 pub use head::{split, Claim, Head, Placed, Split};
-pub use items::{Attr, Item, Splice, WriteMeter};
+pub use items::{Attr, Item, ReadMeter, Splice, Tiles, WriteMeter};
 pub use leaf::{
     canonical_log, event_hash, event_key, leaf_of, log_value, ChangeName, Leaf, LeafEntry,
     LeafKind, SealChange, Writer, WriterKey, DEV_WRITER_KEY,

@@ -38,17 +38,9 @@ pub async fn snapshot(log: &DynamoLog, tenant: &Tenant) -> Snapshot {
         .iter()
         .filter_map(items::parse_lookup)
         .collect();
-    let mut tiles = TileSet::new();
-    for item in log.query(&items::tile_pk(tenant)).await.unwrap() {
-        let (level, index) = item.s("sk").unwrap().split_once('#').unwrap();
-        tiles
-            .insert(
-                level.parse().unwrap(),
-                index.parse().unwrap(),
-                items::parse_tile(&item).unwrap(),
-            )
-            .unwrap();
-    }
+    let (tiles, unreadable) =
+        items::tiles_of(&log.query(&items::tile_pk(tenant)).await.unwrap()).into_set();
+    assert_eq!(unreadable, Vec::<String>::new(), "unreadable tiles");
     let head = log
         .head(tenant)
         .await
