@@ -222,6 +222,17 @@ impl NewEvent {
         let created_at = field("created_at").and_then(|v| parse_created_at(v, now, &mut errors));
         let customer_id = field("customer_id").and_then(|v| parse_customer_id(v, &mut errors));
         let metadata = field("metadata").and_then(|v| match v {
+            Value::Object(_) if audit_tlog::inexact_integer(v).is_some() => {
+                let at = audit_tlog::inexact_integer(v).unwrap_or_default();
+                errors.add(
+                    "metadata",
+                    format!(
+                        "holds an integer beyond ±{MAX_EXACT_INTEGER} at {at}: the sealed log hashes \
+                         I-JSON (RFC 7493), whose numbers are doubles; send it as a string"
+                    ),
+                );
+                None
+            }
             Value::Object(map) => Metadata::parse(map.clone())
                 .map_err(|m| errors.add("metadata", m))
                 .ok(),
@@ -347,7 +358,7 @@ fn parse_created_at(
     }
 }
 
-/// The range of a customer id, for writes and read filters alike: 0 to `i64::MAX`, which every
+/// The range of a customer id in read filters (writes stop at [`MAX_EXACT_INTEGER`]): 0 to `i64::MAX`, which every
 /// client language's signed 64-bit integer holds.
 pub(crate) fn customer_id_in_range(n: i128) -> Result<u64, String> {
     if n < 0 {
@@ -359,12 +370,23 @@ pub(crate) fn customer_id_in_range(n: i128) -> Result<u64, String> {
     }
 }
 
+/// The largest integer a written event may hold, in `customer_id` or in `metadata`: 2^53 − 1, the
+/// largest that I-JSON (RFC 7493) and so JCS (RFC 8785) represent exactly. Every stored event then
+/// has a leaf in the sealed log that no other event shares.
+pub const MAX_EXACT_INTEGER: u64 = (1 << 53) - 1;
+
 fn parse_customer_id(value: &Value, errors: &mut FieldErrors) -> Option<u64> {
     let whole = match value {
         Value::Number(n) => n.as_i64().map(i128::from).or(n.as_u64().map(i128::from)),
         _ => None,
     };
     let parsed = match whole {
+        // Read filters take up to i64::MAX (events stored before this limit stay reachable);
+        // writes stop at what the sealed log hashes exactly.
+        Some(n) if n > i128::from(MAX_EXACT_INTEGER) => Err(format!(
+            "must not be more than {MAX_EXACT_INTEGER} (2^53 − 1, the largest integer the sealed \
+             log hashes exactly)"
+        )),
         Some(n) => customer_id_in_range(n),
         None => Err("must be an integer".to_owned()),
     };

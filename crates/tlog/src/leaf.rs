@@ -57,6 +57,15 @@ pub fn canonical_json(value: &Value) -> Result<Vec<u8>, LeafError> {
     serde_jcs::to_vec(value).map_err(LeafError::Canonical)
 }
 
+/// Where `value` holds an integer that JCS would round (an RFC 6901 pointer, "" for `value` itself),
+/// if anywhere: the write path refuses such events, so that every stored event has a leaf.
+pub fn inexact_integer(value: &Value) -> Option<String> {
+    match check_integers(value, &mut String::new()) {
+        Err(LeafError::InexactInteger { pointer }) => Some(pointer),
+        _ => None,
+    }
+}
+
 /// The leaf hash of one version of an event: `SHA-256(0x00 || JCS(log))`.
 pub fn event_leaf(log: &Value) -> Result<Hash, LeafError> {
     if !log.is_object() {

@@ -38,7 +38,9 @@ mod tree;
 pub use append::{AppendError, Appended, Frontier, TileWrite};
 pub use checkpoint::{Checkpoint, CheckpointError, Origin};
 pub use hash::{leaf_hash, node_hash, Hash, HashError};
-pub use leaf::{canonical_json, event_leaf, removal_bytes, removal_leaf, LeafError, Removal};
+pub use leaf::{
+    canonical_json, event_leaf, inexact_integer, removal_bytes, removal_leaf, LeafError, Removal,
+};
 pub use proof::{
     consistency_proof, inclusion_proof, root, verify_consistency, verify_inclusion, Plan,
     ProofError, VerifyError,

@@ -137,10 +137,14 @@ fn customer_id_must_be_a_non_negative_integer() {
     let cases: &[(Value, Option<&str>)] = &[
         (json!(0), None),
         (json!(18), None),
-        (json!(i64::MAX), None),
+        (json!(9_007_199_254_740_991u64), None),
+        (
+            json!(9_007_199_254_740_992u64),
+            Some("must not be more than 9007199254740991 (2^53 − 1, the largest integer the sealed log hashes exactly)"),
+        ),
         (
             json!(u64::MAX),
-            Some("must not be more than 9223372036854775807"),
+            Some("must not be more than 9007199254740991 (2^53 − 1, the largest integer the sealed log hashes exactly)"),
         ),
         (json!(-1), Some("must be zero or a positive integer")),
         (json!(1.5), Some("must be an integer")),
@@ -264,4 +268,21 @@ fn queued_events_round_trip_and_revalidate() {
     assert_eq!(serde_json::from_str::<Event>(&text).unwrap(), event);
     let tampered = text.replace("new customer", "");
     assert!(serde_json::from_str::<Event>(&tampered).is_err());
+}
+
+#[test]
+fn metadata_integers_beyond_two_to_the_53_are_refused_where_they_are() {
+    let ok = with(
+        "metadata",
+        json!({"n": 9_007_199_254_740_991u64, "m": -9_007_199_254_740_991i64, "f": 1e300}),
+    );
+    assert!(NewEvent::from_json(&ok, now()).is_ok());
+    let body = with(
+        "metadata",
+        json!({"deep": {"list": [1, 9_007_199_254_740_992u64]}}),
+    );
+    let errors = errors_of(body);
+    let message = errors.get("metadata").unwrap();
+    assert!(message.contains("at /deep/list/1"), "{message}");
+    assert!(message.contains("9007199254740991"), "{message}");
 }
