@@ -23,6 +23,9 @@ use aws_sdk_dynamodb::Client;
 
 use crate::error::{rejected, store_error};
 
+/// How often a tile write re-reads a tile whose own item another writer grew under it.
+const TILE_ATTEMPTS: usize = 4;
+
 type Raw = HashMap<String, AttributeValue>;
 
 /// The log table. Cheap to clone; clones share the meter.
@@ -165,12 +168,16 @@ impl DynamoLog {
 
     /// Every item of one partition, in sort-key order.
     pub async fn query(&self, pk: &str) -> Result<Vec<Item>, StoreError> {
-        self.query_prefix(pk, "").await
+        self.query_range(pk, None).await
     }
 
-    /// Every item of one partition whose sort key starts with `prefix` (all of them for ""), in
+    /// Every item of one partition, or of its sort keys from `low` to `high` (inclusive), in
     /// sort-key order.
-    pub async fn query_prefix(&self, pk: &str, prefix: &str) -> Result<Vec<Item>, StoreError> {
+    async fn query_range(
+        &self,
+        pk: &str,
+        range: Option<(&str, &str)>,
+    ) -> Result<Vec<Item>, StoreError> {
         let mut found = Vec::new();
         let mut start: Option<Raw> = None;
         loop {
@@ -181,12 +188,12 @@ impl DynamoLog {
                 .expression_attribute_values(":pk", AttributeValue::S(pk.to_owned()))
                 .consistent_read(true)
                 .set_exclusive_start_key(start.take());
-            request = if prefix.is_empty() {
-                request.key_condition_expression("pk = :pk")
-            } else {
-                request
-                    .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                    .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned()))
+            request = match range {
+                None => request.key_condition_expression("pk = :pk"),
+                Some((low, high)) => request
+                    .key_condition_expression("pk = :pk AND sk BETWEEN :low AND :high")
+                    .expression_attribute_values(":low", AttributeValue::S(low.to_owned()))
+                    .expression_attribute_values(":high", AttributeValue::S(high.to_owned())),
             };
             let output = request
                 .send()
@@ -198,6 +205,16 @@ impl DynamoLog {
                 _ => return Ok(found),
             }
         }
+    }
+
+    /// Every item of one partition with a sort key from `low` to `high` (inclusive).
+    pub async fn query_between(
+        &self,
+        pk: &str,
+        low: &str,
+        high: &str,
+    ) -> Result<Vec<Item>, StoreError> {
+        self.query_range(pk, Some((low, high))).await
     }
 
     /// Every item whose `pk` starts with `prefix` (a scan of the whole table: for `verify`).
@@ -338,30 +355,51 @@ impl LogStore for DynamoLog {
         write: &TileWrite,
     ) -> Result<TileOutcome, StoreError> {
         let tile = write.tile();
-        let held = self.tile(tenant, tile.level(), tile.index()).await?;
-        let hashes = match items::splice(&held, write) {
-            Splice::Held => return Ok(TileOutcome::Written),
-            Splice::Gap => return Ok(TileOutcome::Gap),
-            Splice::Conflict => {
-                return Err(StoreError::rejected(
-                    "writing a tile",
-                    format!(
-                        "tile {} of {} holds other hashes",
-                        tile.path(),
-                        tenant.as_str()
-                    ),
-                ))
+        let (level, index) = (tile.level(), tile.index());
+        let start = usize::from(write.start());
+        if !items::compacts(level, start, start + write.hashes().len()) {
+            // A blind put: the segment's key names the positions it holds, and the claim that
+            // placed them fixes their hashes, so a repeated write puts the same item.
+            let segment = items::segment_item(tenant, level, index, start, write.hashes());
+            self.put(&segment, None).await?;
+            return Ok(TileOutcome::Written);
+        }
+        for _ in 0..TILE_ATTEMPTS {
+            let held = self.tile(tenant, level, index).await?;
+            let hashes = match items::splice(&held, write) {
+                Splice::Held => return Ok(TileOutcome::Written),
+                Splice::Gap => return Ok(TileOutcome::Gap),
+                Splice::Conflict => {
+                    return Err(StoreError::rejected(
+                        "writing a tile",
+                        format!(
+                            "tile {} of {} holds other hashes",
+                            tile.path(),
+                            tenant.as_str()
+                        ),
+                    ))
+                }
+                Splice::Store(hashes) => hashes,
+            };
+            // The tile's own key only grows, so that a stale compaction never hides hashes that
+            // no segment holds.
+            let condition = Condition::equals(
+                "attribute_not_exists(pk) OR n < :n",
+                ":n",
+                AttributeValue::N(hashes.len().to_string()),
+            );
+            let item = items::tile_item(tenant, level, index, &hashes);
+            if self.put(&item, Some(condition)).await? == Swap::Done {
+                return Ok(TileOutcome::Written);
             }
-            Splice::Store(hashes) => hashes,
-        };
-        // A plain put: the item's key names the positions it holds, and the claim that placed
-        // them fixes their hashes, so a racing or repeated write puts the same item.
-        let item = items::stored_item(tenant, tile.level(), tile.index(), held.len(), hashes);
-        self.put(&item, None).await?;
-        Ok(TileOutcome::Written)
+        }
+        Err(StoreError::unavailable(
+            "writing a tile",
+            format!("tile {} kept changing under the write", tile.path()),
+        ))
     }
 
-    /// A full tile is one `GetItem`; an open one also one `Query` of its segments.
+    /// A full tile is one `GetItem`; an open one also one `Query` of the segments past its item.
     async fn tile(&self, tenant: &Tenant, level: u8, index: u64) -> Result<Vec<Hash>, StoreError> {
         let pk = items::tile_pk(tenant);
         let full = self.get(&pk, &items::tile_sk(level, index)).await?;
@@ -369,9 +407,9 @@ impl LogStore for DynamoLog {
         if let Some(hashes) = items::whole_tile(full.as_ref()) {
             return Ok(hashes);
         }
-        let segments = self
-            .query_prefix(&pk, &items::segment_prefix(level, index))
-            .await?;
+        let held = full.as_ref().and_then(|i| i.n("n")).unwrap_or(0) as usize;
+        let (low, high) = items::segments_after(level, index, held);
+        let segments = self.query_between(&pk, &low, &high).await?;
         self.tile_reads.record(segments.len());
         items::join_tile(level, index, full.as_ref(), &segments)
             .map_err(|why| StoreError::rejected("reading a tile", why))

@@ -10,8 +10,9 @@
 //!    before the checkpoint moved) are written again from the claim; the fresh leaves get a new
 //!    claim, one conditional write of the head (a version condition: a second shard racing on the
 //!    same tenant makes one of the two re-read and claim after the other). Then their lookups and
-//!    tiles are written: plain puts of content the claim determines, and tile writes that keep the
-//!    hashes before theirs.
+//!    tiles are written: plain puts of content the claim determines (tile segments, see
+//!    `seal::items`), and, for a write that fills or compacts a tile, a put of the whole tile that
+//!    waits until the hashes before its own are there.
 //! 3. The shard's checkpoint moves to the batch's last record.
 //!
 //! No write is transactional, so each costs one unit per KB (docs/PERFORMANCE.md gives the cost per

@@ -5,8 +5,8 @@
 //! | item | pk | sk | attributes |
 //! |---|---|---|---|
 //! | head | `H#<tenant>` | `H` | `v` version, `size`, `f` frontier (binary, 32 bytes a hash), `c` claims (JSON) |
-//! | full tile | `T#<tenant>` | `<level>#<index, 20 digits>` | `h` hashes (binary), `n` count |
-//! | tile segment | `T#<tenant>` | `<level>#<index, 20 digits>#<start, 3 digits>#<end, 3 digits>` | `h` the hashes at positions `start..end` (binary) |
+//! | tile (full or compacted) | `T#<tenant>` | `<level>#<index, 20 digits>` | `h` hashes (binary), `n` count |
+//! | tile segment | `T#<tenant>` | `<level>#<index, 20 digits>#<end, 3 digits>#<start, 3 digits>` | `h` the hashes at positions `start..end` (binary) |
 //! | leaf lookup | `L#<tenant>#<id>` | `<leaf index, 20 digits>` | `h` leaf hash, `k` kind, `w` writer |
 //! | shard checkpoint | `SS#seal` | `<shard id>` | `s` sequence number (padded) |
 //! | signed checkpoint | `CP#<tenant>` | `<size, 20 digits>` | `body`, `sig` (base64 DER) |
@@ -15,14 +15,18 @@
 //! A write costs one write unit per started KB of the item (DynamoDB's rule; attribute names count,
 //! a number is about half its digits). None of the seal's writes is transactional.
 //!
-//! **Tiles are stored in segments while they fill.** Each tile write stores only the hashes it adds,
-//! as a segment item of its own, so a batch that appends ten leaves to a tenant pays for ten hashes
-//! (1 unit), not for rewriting every hash the open tile holds (up to 9 units). The write that fills
-//! a tile also stores the whole tile as one item, so a full tile is read with one `GetItem`. A tile
-//! reads as the full item if it holds 256 hashes, and otherwise as the full item (a tile written
-//! before segments existed) joined with its segments in position order, up to the first gap
-//! ([`join`]). Segments of one tile never disagree where they overlap: their hashes are fixed by
-//! the claims that placed them. If they do, the tile is unreadable, and `verify` names it.
+//! **Tiles are stored in segments while they fill.** A tile write stores the hashes it adds as a
+//! segment item of its own, a blind put with no read first, so a batch that appends ten leaves to a
+//! tenant pays for ten hashes (1 unit), not for rewriting every hash the open tile holds (up to 9
+//! units). Some writes instead read the tile and store the whole of it so far at the tile's own
+//! key ([`compacts`]): the write that fills it, so that a full tile is read with one `GetItem`,
+//! and above level 0 every sixteenth position, which bounds what an open tile reads. That put
+//! only ever grows the item. An open tile reads as that item (if any) joined with the segments
+//! that end after it ([`segments_after`]), in position order up to the first gap ([`join`]).
+//! Segments are never deleted; those a tile item covers are skipped by the read's key range.
+//! Parts of one tile never disagree where they overlap (the claims that placed them fix their
+//! hashes); if they do, the tile is unreadable, and `verify` names it. A tile item of fewer than
+//! 256 hashes, as written before segments existed, reads as a compacted one.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -149,14 +153,40 @@ pub fn tile_sk(level: u8, index: u64) -> String {
     format!("{level}#{}", padded(index))
 }
 
-/// The sort key of the segment of tile `level`/`index` that holds positions `start..end`.
+/// The sort key of the segment of tile `level`/`index` that holds positions `start..end`: by `end`
+/// first, so that a read can skip the segments that a compacted full item already covers.
 pub fn segment_sk(level: u8, index: u64, start: usize, end: usize) -> String {
-    format!("{}#{start:03}#{end:03}", tile_sk(level, index))
+    format!("{}#{end:03}#{start:03}", tile_sk(level, index))
 }
 
 /// The prefix of the sort keys of a tile's segments (the full tile's key does not have it).
 pub fn segment_prefix(level: u8, index: u64) -> String {
     format!("{}#", tile_sk(level, index))
+}
+
+/// The sort-key bounds (inclusive) of a tile's segments that end after position `held`: those a
+/// full item of `held` hashes does not cover.
+pub fn segments_after(level: u8, index: u64, held: usize) -> (String, String) {
+    let prefix = segment_prefix(level, index);
+    (format!("{prefix}{:03}", held + 1), format!("{prefix}999"))
+}
+
+/// Above level 0, a write that reaches a multiple of this many positions compacts the tile.
+pub const COMPACT_EVERY: usize = 16;
+
+/// Whether a write of positions `start..end` of a tile at `level` stores the whole tile so far at
+/// the tile's own key (reading it first), rather than a segment of its own hashes (a blind put).
+///
+/// - Every write that fills the tile does, so that a full tile is one item.
+/// - Above level 0, so does every write that reaches a multiple of [`COMPACT_EVERY`] positions.
+///   A segment there is usually one hash (one per 256 leaves below), so an open tile reads as its
+///   item and at most 15 segments, and a compaction is paid once per 4,096 events or more.
+/// - At level 0 nothing else does: a segment there is one batch's leaves of one tenant, and
+///   compacting would be paid per 256 events (at ten tenants a batch, about 0.06 units an event,
+///   past the budget). An open level-0 tile reads as up to 255 segments: 3 with one tenant in
+///   batches of 100, 26 with ten.
+pub fn compacts(level: u8, start: usize, end: usize) -> bool {
+    end == usize::from(TILE_WIDTH) || (level > 0 && end / COMPACT_EVERY > start / COMPACT_EVERY)
 }
 
 /// Which tile an item of the tile partition belongs to, and which positions it holds.
@@ -183,7 +213,7 @@ impl TilePart {
                 start: 0,
                 end: None,
             },
-            (Some(start), Some(end), None) => {
+            (Some(end), Some(start), None) => {
                 let (start, end): (usize, usize) = (start.parse().ok()?, end.parse().ok()?);
                 if start >= end || end > usize::from(TILE_WIDTH) {
                     return None;
@@ -230,9 +260,12 @@ pub struct Disagree {
     pub position: usize,
 }
 
+/// One part of a tile: the first position it holds, and its hashes from there.
+pub type Part = (usize, Vec<Hash>);
+
 /// Joins a tile's parts (each its first position and its hashes) into the hashes the tile holds:
 /// in position order, up to the first position no part holds. Where parts overlap they must agree.
-pub fn join(mut parts: Vec<(usize, Vec<Hash>)>) -> Result<Vec<Hash>, Disagree> {
+pub fn join(mut parts: Vec<Part>) -> Result<Vec<Hash>, Disagree> {
     parts.sort_by_key(|(start, hashes)| (*start, std::cmp::Reverse(hashes.len())));
     let mut joined: Vec<Hash> = Vec::new();
     for (start, hashes) in parts {
@@ -256,7 +289,8 @@ pub fn join(mut parts: Vec<(usize, Vec<Hash>)>) -> Result<Vec<Hash>, Disagree> {
 pub struct Tiles {
     /// Each tile's hashes, by (level, index).
     pub joined: BTreeMap<(u8, u64), Vec<Hash>>,
-    /// The sort keys of items that do not parse, and of tiles whose parts disagree.
+    /// The sort keys of items that do not parse, and `<level>/<index>` of tiles whose parts
+    /// disagree or do not fit a tile.
     pub unreadable: Vec<String>,
 }
 
@@ -268,7 +302,7 @@ impl Tiles {
         let mut unreadable = self.unreadable;
         for ((level, index), hashes) in self.joined {
             if set.insert(level, index, hashes).is_err() {
-                unreadable.push(tile_sk(level, index));
+                unreadable.push(format!("{level}/{index}"));
             }
         }
         (set, unreadable)
@@ -278,7 +312,7 @@ impl Tiles {
 /// Joins every tile of a tenant from the items of its tile partition, in any order: full tiles
 /// and segments alike, as a tile read joins one tile's.
 pub fn tiles_of<'a>(found: impl IntoIterator<Item = &'a Item>) -> Tiles {
-    let mut parts: BTreeMap<(u8, u64), Vec<(usize, Vec<Hash>)>> = BTreeMap::new();
+    let mut parts: BTreeMap<(u8, u64), Vec<Part>> = BTreeMap::new();
     let mut tiles = Tiles::default();
     for item in found {
         match parse_tile_part(item) {
@@ -296,27 +330,10 @@ pub fn tiles_of<'a>(found: impl IntoIterator<Item = &'a Item>) -> Tiles {
             Ok(hashes) => {
                 tiles.joined.insert((level, index), hashes);
             }
-            Err(_) => tiles.unreadable.push(tile_sk(level, index)),
+            Err(_) => tiles.unreadable.push(format!("{level}/{index}")),
         }
     }
     tiles
-}
-
-/// The item a tile write puts once [`splice`] said `Store(hashes)` for a tile that held `held`
-/// hashes: the whole tile if the write fills it, else a segment of the hashes from `held` on.
-pub fn stored_item(
-    tenant: &Tenant,
-    level: u8,
-    index: u64,
-    held: usize,
-    mut hashes: Vec<Hash>,
-) -> Item {
-    if hashes.len() == usize::from(TILE_WIDTH) {
-        tile_item(tenant, level, index, &hashes)
-    } else {
-        let added = hashes.split_off(held.min(hashes.len()));
-        segment_item(tenant, level, index, held, &added)
-    }
 }
 
 /// The whole tile, if `full` (the item at the tile's own key) holds all 256 hashes; a read then
@@ -324,6 +341,13 @@ pub fn stored_item(
 pub fn whole_tile(full: Option<&Item>) -> Option<Vec<Hash>> {
     full.and_then(parse_tile)
         .filter(|hashes| hashes.len() == usize::from(TILE_WIDTH))
+}
+
+/// Whether `item` is at a tile's own key (a full or compacted tile), not a segment.
+pub fn is_tile_key(item: &Item) -> bool {
+    item.s("sk")
+        .and_then(TilePart::of_sk)
+        .is_some_and(|part| part.end.is_none())
 }
 
 /// A tile's hashes from its full item (if any) and its segments (see the module docs).
@@ -642,21 +666,55 @@ mod tests {
         bad.0.insert("sk".to_owned(), Attr::S("0#x".to_owned()));
         found.push(bad);
         let tiles = tiles_of(&found);
-        assert_eq!(tiles.unreadable, vec!["0#x".to_owned(), tile_sk(0, 1)]);
+        assert_eq!(tiles.unreadable, vec!["0#x".to_owned(), "0/1".to_owned()]);
         assert!(!tiles.joined.contains_key(&(0, 1)));
     }
 
     #[test]
-    fn a_write_stores_the_hashes_it_adds_and_the_whole_tile_once_full() {
+    fn writes_compact_when_they_fill_a_tile_and_every_sixteen_positions_above_level_0() {
+        assert!(!compacts(0, 0, 100));
+        assert!(!compacts(0, 100, 255));
+        assert!(compacts(0, 200, 256));
+        assert!(compacts(0, 255, 256));
+        assert!(!compacts(1, 0, 1));
+        assert!(!compacts(1, 14, 15));
+        assert!(compacts(1, 15, 16));
+        assert!(compacts(2, 14, 17), "a write that passes a multiple");
+        assert!(!compacts(1, 16, 17));
+        assert!(compacts(1, 255, 256));
         let tenant = Tenant::default();
-        let all = hashes(0, 256);
-        let segment = stored_item(&tenant, 0, 4, 90, all[..100].to_vec());
-        assert_eq!(segment.s("sk"), Some(segment_sk(0, 4, 90, 100).as_str()));
-        assert_eq!(parse_tile_part(&segment).unwrap().1, all[90..100].to_vec());
+        let all = hashes(0, 20);
+        let segment = segment_item(&tenant, 0, 4, 10, &all[10..20]);
         assert_eq!(segment.write_units(), 1);
-        let full = stored_item(&tenant, 0, 4, 250, all.clone());
-        assert_eq!(full.s("sk"), Some(tile_sk(0, 4).as_str()));
-        assert_eq!(whole_tile(Some(&full)), Some(all));
+        assert!(!is_tile_key(&segment));
+        assert!(is_tile_key(&tile_item(&tenant, 0, 4, &all)));
+        assert_eq!(whole_tile(Some(&tile_item(&tenant, 0, 4, &all))), None);
+    }
+
+    #[test]
+    fn a_read_past_a_compacted_item_takes_every_segment_that_ends_after_it() {
+        let (low, high) = segments_after(0, 2, 160);
+        let inside = |start: usize, end: usize| {
+            let sk = segment_sk(0, 2, start, end);
+            low <= sk && sk <= high
+        };
+        assert!(!inside(150, 160), "covered by the full item");
+        assert!(
+            inside(150, 170),
+            "overlaps it: a write that read before the compaction"
+        );
+        assert!(inside(160, 161));
+        assert!(inside(200, 256));
+        assert!(!segment_sk(0, 3, 0, 10).starts_with(&segment_prefix(0, 2)));
+        assert_eq!(
+            TilePart::of_sk(&segment_sk(0, 2, 150, 170)).unwrap(),
+            TilePart {
+                level: 0,
+                index: 2,
+                start: 150,
+                end: Some(170)
+            }
+        );
     }
 }
 

@@ -150,7 +150,19 @@ impl LogStore for MemoryLog {
     ) -> Result<TileOutcome, StoreError> {
         self.check("write_tile")?;
         let tile = write.tile();
-        let held = self.tile(tenant, tile.level(), tile.index()).await?;
+        let (level, index) = (tile.level(), tile.index());
+        let start = usize::from(write.start());
+        if !items::compacts(level, start, start + write.hashes().len()) {
+            self.put(items::segment_item(
+                tenant,
+                level,
+                index,
+                start,
+                write.hashes(),
+            ));
+            return Ok(TileOutcome::Written);
+        }
+        let held = self.tile(tenant, level, index).await?;
         match items::splice(&held, write) {
             Splice::Held => Ok(TileOutcome::Written),
             Splice::Gap => Ok(TileOutcome::Gap),
@@ -159,13 +171,14 @@ impl LogStore for MemoryLog {
                 format!("tile {} holds other hashes", tile.path()),
             )),
             Splice::Store(hashes) => {
-                self.put(items::stored_item(
-                    tenant,
-                    tile.level(),
-                    tile.index(),
-                    held.len(),
-                    hashes,
-                ));
+                // The tile's own key only grows, as the adapter's condition keeps it.
+                let stored = self
+                    .get(&items::tile_pk(tenant), &items::tile_sk(level, index))
+                    .and_then(|i| i.n("n"))
+                    .unwrap_or(0);
+                if hashes.len() as u64 > stored {
+                    self.put(items::tile_item(tenant, level, index, &hashes));
+                }
                 Ok(TileOutcome::Written)
             }
         }
@@ -178,14 +191,14 @@ impl LogStore for MemoryLog {
         if let Some(hashes) = items::whole_tile(full.as_ref()) {
             return Ok(hashes);
         }
-        // A key range, as the adapter's Query: the segments' keys follow the full tile's.
-        let prefix = items::segment_prefix(level, index);
+        let held = full.as_ref().and_then(|i| i.n("n")).unwrap_or(0) as usize;
+        // A key range, as the adapter's Query.
+        let (low, high) = items::segments_after(level, index, held);
         let segments: Vec<Item> = self
             .items
             .lock()
             .unwrap()
-            .range((pk.clone(), prefix.clone())..)
-            .take_while(|((p, sk), _)| *p == pk && sk.starts_with(&prefix))
+            .range((pk.clone(), low)..=(pk.clone(), high))
             .map(|(_, item)| item.clone())
             .collect();
         self.reads.record(segments.len());

@@ -25,8 +25,9 @@ pub enum Swap {
 pub enum TileOutcome {
     /// The tile now holds the write's hashes (it may have held them already).
     Written,
-    /// The tile holds fewer hashes than the write starts at: an earlier claim (another shard's) is
-    /// not written yet. Retry later.
+    /// A write that stores the whole tile (one that fills it, or compacts it) found fewer hashes
+    /// than it starts at: an earlier claim (another shard's) is not written yet. Retry later. A
+    /// segment write never waits: it is a blind put of its own positions.
     Gap,
 }
 
@@ -129,7 +130,8 @@ pub trait LogStore: Send + Sync {
         entries: &[LeafEntry],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Writes one tile's new hashes at their positions, keeping the ones before them.
+    /// Writes one tile's new hashes at their positions (a segment, or the whole tile so far; see
+    /// `items`), keeping the ones before them.
     fn write_tile(
         &self,
         tenant: &Tenant,
