@@ -295,7 +295,12 @@ fn exported_event(
             "events": events,
             "filters": {
                 "event_name": prefix,
-                "customer_id": filters.customer_id,
+                // A filter may name a customer id past what a written event may hold
+                // (2^53 − 1): such an id is recorded as its decimal string.
+                "customer_id": filters.customer_id.map(|c| match c {
+                    c if c <= audit_domain::event::MAX_EXACT_INTEGER => json!(c),
+                    c => json!(c.to_string()),
+                }),
                 "from": filters.from.as_ref().map(time::to_rfc3339),
                 "to": filters.to.as_ref().map(time::to_rfc3339),
             },

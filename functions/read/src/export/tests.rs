@@ -162,6 +162,24 @@ async fn ndjson_lines_are_the_logs_of_a_read_newest_first() {
     assert_eq!(lines, expected);
 }
 
+/// Found by the fuzzer: a read filter may name a customer id up to 2^63 − 1, past what a written
+/// event may hold, and the export's own record must still be written.
+#[tokio::test]
+async fn a_customer_id_past_two_to_the_53_is_recorded_as_a_string() {
+    for (customer, recorded) in [
+        ("9223372036854775806", json!("9223372036854775806")),
+        ("9007199254740991", json!(9_007_199_254_740_991u64)),
+    ] {
+        let h = handler(&events(3), RecordingQueue::default());
+        let response = h.handle(request(&[("customer_id", customer)], &[])).await;
+        assert_eq!(response.status(), 200, "{customer}");
+        let records = h.queue.events();
+        assert_eq!(records.len(), 1);
+        let metadata = records[0].metadata.as_ref().unwrap().as_map();
+        assert_eq!(metadata["filters"]["customer_id"], recorded);
+    }
+}
+
 #[tokio::test]
 async fn csv_round_trips_commas_quotes_line_breaks_and_non_ascii() {
     let tricky = [
