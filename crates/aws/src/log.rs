@@ -208,7 +208,7 @@ impl DynamoLog {
     }
 
     /// Every item of one partition with a sort key from `low` to `high` (inclusive).
-    pub async fn query_between(
+    async fn query_between(
         &self,
         pk: &str,
         low: &str,

@@ -343,13 +343,6 @@ pub fn whole_tile(full: Option<&Item>) -> Option<Vec<Hash>> {
         .filter(|hashes| hashes.len() == usize::from(TILE_WIDTH))
 }
 
-/// Whether `item` is at a tile's own key (a full or compacted tile), not a segment.
-pub fn is_tile_key(item: &Item) -> bool {
-    item.s("sk")
-        .and_then(TilePart::of_sk)
-        .is_some_and(|part| part.end.is_none())
-}
-
 /// A tile's hashes from its full item (if any) and its segments (see the module docs).
 pub fn join_tile(
     level: u8,
@@ -686,8 +679,9 @@ mod tests {
         let all = hashes(0, 20);
         let segment = segment_item(&tenant, 0, 4, 10, &all[10..20]);
         assert_eq!(segment.write_units(), 1);
-        assert!(!is_tile_key(&segment));
-        assert!(is_tile_key(&tile_item(&tenant, 0, 4, &all)));
+        let part_of = |item: &Item| TilePart::of_sk(item.s("sk").unwrap()).unwrap();
+        assert_eq!(part_of(&segment).end, Some(20));
+        assert_eq!(part_of(&tile_item(&tenant, 0, 4, &all)).end, None);
         assert_eq!(whole_tile(Some(&tile_item(&tenant, 0, 4, &all))), None);
     }
 
