@@ -471,17 +471,17 @@ async fn write_units_per_event_stay_within_budget() {
     }
 }
 
-/// The same budget with every batch of 100 spread over ten tenants, ten events of each: what a
-/// batch costs per tenant (the head, the tile segments) is shared by ten events, not a hundred.
-#[tokio::test]
-async fn write_units_per_event_stay_within_budget_spread_over_ten_tenants() {
+/// Write units per event with every batch of 100 spread over `tenants` tenants, an equal share of
+/// each, over 30,000 events; checks every tenant's log whole.
+async fn units_per_event_spread_over(tenants: usize) -> f64 {
     let store = MemoryLog::default();
-    let tenants: Vec<String> = (0..10).map(|t| format!("tenant-{t}")).collect();
+    let names: Vec<String> = (0..tenants).map(|t| format!("tenant-{t}")).collect();
+    let each = 100 / tenants;
     let mut n = 0;
-    for _ in 0..300 {
+    for _ in 0..30_000 / (each * tenants) {
         let mut batch = Vec::with_capacity(100);
-        for tenant in &tenants {
-            for _ in 0..10 {
+        for tenant in &names {
+            for _ in 0..each {
                 let event = stored(tenant, &format!("event {n}"), true);
                 batch.push(record(n, None, Some(&event)));
                 n += 1;
@@ -490,13 +490,29 @@ async fn write_units_per_event_stay_within_budget_spread_over_ten_tenants() {
         let (response, _) = seal(&store, "s1", batch).await;
         assert!(response.batch_item_failures.is_empty());
     }
+    for tenant in &names {
+        assert_eq!(check_log(&store, tenant).len(), n / tenants, "{tenant}");
+    }
     let per_event = store.meter.units() as f64 / n as f64;
     println!(
-        "write units per event over ten tenants: {per_event:.3} ({} writes)",
+        "write units per event over {tenants} tenants a batch: {per_event:.3} ({} writes)",
         store.meter.writes()
     );
+    per_event
+}
+
+/// The same budget with every batch of 100 spread over ten tenants, ten events of each: what a
+/// batch costs per tenant (the head, the tile segments) is shared by ten events, not a hundred.
+#[tokio::test]
+async fn write_units_per_event_stay_within_budget_spread_over_ten_tenants() {
+    let per_event = units_per_event_spread_over(10).await;
     assert!(per_event <= 1.25, "{per_event}");
-    for tenant in &tenants {
-        assert_eq!(check_log(&store, tenant).len(), 3_000, "{tenant}");
-    }
+}
+
+/// Past ten tenants a batch the budget no longer holds: the head write per tenant per batch
+/// drives it (docs/PERFORMANCE.md states the figure this pins).
+#[tokio::test]
+async fn twenty_tenants_a_batch_cost_what_the_docs_say() {
+    let per_event = units_per_event_spread_over(20).await;
+    assert!((1.40..=1.50).contains(&per_event), "{per_event}");
 }
