@@ -207,16 +207,6 @@ impl DynamoLog {
         }
     }
 
-    /// Every item of one partition with a sort key from `low` to `high` (inclusive).
-    async fn query_between(
-        &self,
-        pk: &str,
-        low: &str,
-        high: &str,
-    ) -> Result<Vec<Item>, StoreError> {
-        self.query_range(pk, Some((low, high))).await
-    }
-
     /// Every item whose `pk` starts with `prefix` (a scan of the whole table: for `verify`).
     pub async fn scan_prefix(&self, prefix: &str) -> Result<Vec<Item>, StoreError> {
         let mut found = Vec::new();
@@ -409,7 +399,7 @@ impl LogStore for DynamoLog {
         }
         let held = full.as_ref().and_then(|i| i.n("n")).unwrap_or(0) as usize;
         let (low, high) = items::segments_after(level, index, held);
-        let segments = self.query_between(&pk, &low, &high).await?;
+        let segments = self.query_range(&pk, Some((&low, &high))).await?;
         self.tile_reads.record(segments.len());
         items::join_tile(level, index, full.as_ref(), &segments)
             .map_err(|why| StoreError::rejected("reading a tile", why))

@@ -221,9 +221,8 @@ impl NewEvent {
         );
         let created_at = field("created_at").and_then(|v| parse_created_at(v, now, &mut errors));
         let customer_id = field("customer_id").and_then(|v| parse_customer_id(v, &mut errors));
-        let metadata = field("metadata").and_then(|v| match v {
-            Value::Object(_) if audit_tlog::inexact_integer(v).is_some() => {
-                let at = audit_tlog::inexact_integer(v).unwrap_or_default();
+        let metadata = field("metadata").and_then(|v| match (v, audit_tlog::inexact_integer(v)) {
+            (Value::Object(_), Some(at)) => {
                 errors.add(
                     "metadata",
                     format!(
@@ -233,7 +232,7 @@ impl NewEvent {
                 );
                 None
             }
-            Value::Object(map) => Metadata::parse(map.clone())
+            (Value::Object(map), None) => Metadata::parse(map.clone())
                 .map_err(|m| errors.add("metadata", m))
                 .ok(),
             _ => {
@@ -358,8 +357,8 @@ fn parse_created_at(
     }
 }
 
-/// The range of a customer id in read filters (writes stop at [`MAX_EXACT_INTEGER`]): 0 to `i64::MAX`, which every
-/// client language's signed 64-bit integer holds.
+/// The range of a customer id in read filters (writes stop at [`MAX_EXACT_INTEGER`]): 0 to
+/// `i64::MAX`, which every client language's signed 64-bit integer holds.
 pub(crate) fn customer_id_in_range(n: i128) -> Result<u64, String> {
     if n < 0 {
         Err("must be zero or a positive integer".to_owned())
@@ -373,7 +372,7 @@ pub(crate) fn customer_id_in_range(n: i128) -> Result<u64, String> {
 /// The largest integer a written event may hold, in `customer_id` or in `metadata`: 2^53 − 1, the
 /// largest that I-JSON (RFC 7493) and so JCS (RFC 8785) represent exactly. Every stored event then
 /// has a leaf in the sealed log that no other event shares.
-pub const MAX_EXACT_INTEGER: u64 = (1 << 53) - 1;
+pub const MAX_EXACT_INTEGER: u64 = audit_tlog::MAX_SAFE_INTEGER;
 
 fn parse_customer_id(value: &Value, errors: &mut FieldErrors) -> Option<u64> {
     let whole = match value {

@@ -18,7 +18,7 @@ use serde_json::Value;
 use crate::hash::{leaf_hash, Hash};
 
 /// The largest integer that every JCS implementation represents exactly (I-JSON, RFC 7493 §2.2).
-const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 
 /// Why a JSON value has no leaf.
 #[derive(Debug, thiserror::Error)]

@@ -40,6 +40,7 @@ pub use checkpoint::{Checkpoint, CheckpointError, Origin};
 pub use hash::{leaf_hash, node_hash, Hash, HashError};
 pub use leaf::{
     canonical_json, event_leaf, inexact_integer, removal_bytes, removal_leaf, LeafError, Removal,
+    MAX_SAFE_INTEGER,
 };
 pub use proof::{
     consistency_proof, inclusion_proof, root, verify_consistency, verify_inclusion, Plan,
